@@ -149,7 +149,7 @@ class Daemon:
                 f.write("%s = %s\n" % (k, v))
         self.log_path = os.path.join(self.tmp, "postofficed.log")
         self.proc = None
-        self.cmdline_overrides = []
+        self.log_start = 0
 
     # -- the admin tool -------------------------------------------------
 
@@ -188,13 +188,14 @@ class Daemon:
         if not os.access(daemon_path(), os.X_OK):
             raise DaemonError("no daemon at %s (set PO_BIN_DIR)" %
                               daemon_path())
+        self.log_start = len(self.log())  # this run's log starts here
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [daemon_path(), "-c", self.config] + list(extra_args),
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf)
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            if "postofficed ready" in self.log():
+            if "postofficed ready" in self.log()[self.log_start:]:
                 return
             if self.proc.poll() is not None:
                 raise DaemonError("postofficed exited %d before ready:\n%s" %
@@ -236,7 +237,7 @@ class Daemon:
         finally:
             self.logf.close()
         self.proc = None
-        text = self.log()
+        text = self.log()[self.log_start:]
         self.check_sanitizer()
         if rc != 0:
             raise DaemonError("postofficed exited %d after SIGTERM:\n%s" %

@@ -2,7 +2,12 @@
 # loopback ports (see harness.py) and drives it with real clients.
 set(PO_INTEGRATION_TESTS
 	lmtp 300
-	pop3 300)
+	pop3 300
+	badinput 300
+	clients 300
+	bulk 900
+	admin 120
+	daemon 120)
 list(LENGTH PO_INTEGRATION_TESTS _po_n)
 math(EXPR _po_last "${_po_n} - 1")
 foreach(_po_i RANGE 0 ${_po_last} 2)
