@@ -1,0 +1,223 @@
+/*
+ * The schema of an account's mail database and its migrations.  Each
+ * account file carries its version in PRAGMA user_version; opening a file
+ * runs every step from that version to the newest in one IMMEDIATE
+ * transaction (so two processes opening the same new file at once migrate
+ * it once), and refuses a file from a newer postoffice.  Steps are only
+ * ever appended.
+ *
+ * Version 1 holds what IMAP needs from the start (RFC 9051 §2.3.1.1 UIDs
+ * and UIDVALIDITY, RFC 7162 MODSEQs and the expunged UIDs QRESYNC reports
+ * as VANISHED, RFC 6154 special-use) and POP3's UIDLs (RFC 1939 §7).
+ * Bodies live in their own table, keyed by the message's rowid, so listing
+ * a mailbox never reads a body page.
+ */
+#include "store_private.h"
+
+#include <stdio.h>
+#include <time.h>
+
+/* Version 1's tables.  messages.id and mailboxes.id are AUTOINCREMENT so
+ * a rowid is never reused: a reader that found a message's rowid and then
+ * opens its body blob either gets that message or an error, never another
+ * message that took the rowid meanwhile. */
+static const char schema_v1[] =
+        "CREATE TABLE meta ("
+        " key TEXT PRIMARY KEY,"
+        " value INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO meta (key, value) VALUES ('last_uidvalidity', 0);"
+        "CREATE TABLE mailboxes ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " name TEXT NOT NULL UNIQUE,"
+        " uidvalidity INTEGER NOT NULL,"
+        " uidnext INTEGER NOT NULL DEFAULT 1,"
+        " highestmodseq INTEGER NOT NULL DEFAULT 1,"
+        " special_use TEXT,"
+        " subscribed INTEGER NOT NULL DEFAULT 1,"
+        " created INTEGER NOT NULL);"
+        "CREATE TABLE messages ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " mailbox_id INTEGER NOT NULL"
+        "  REFERENCES mailboxes (id) ON DELETE CASCADE,"
+        " uid INTEGER NOT NULL,"
+        " modseq INTEGER NOT NULL,"
+        " size INTEGER NOT NULL,"
+        " internal_date INTEGER NOT NULL,"
+        " flags INTEGER NOT NULL DEFAULT 0,"
+        " uidl TEXT NOT NULL UNIQUE,"
+        " UNIQUE (mailbox_id, uid));"
+        "CREATE TABLE bodies ("
+        " message_id INTEGER PRIMARY KEY"
+        "  REFERENCES messages (id) ON DELETE CASCADE,"
+        " data BLOB NOT NULL);"
+        "CREATE TABLE keywords ("
+        " id INTEGER PRIMARY KEY,"
+        " name TEXT NOT NULL UNIQUE);"
+        "CREATE TABLE message_keywords ("
+        " message_id INTEGER NOT NULL"
+        "  REFERENCES messages (id) ON DELETE CASCADE,"
+        " keyword_id INTEGER NOT NULL REFERENCES keywords (id),"
+        " PRIMARY KEY (message_id, keyword_id)) WITHOUT ROWID;"
+        "CREATE TABLE expunged ("
+        " mailbox_id INTEGER NOT NULL"
+        "  REFERENCES mailboxes (id) ON DELETE CASCADE,"
+        " uid INTEGER NOT NULL,"
+        " modseq INTEGER NOT NULL,"
+        " PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;";
+
+/* The mailboxes every new account has: INBOX, and the RFC 6154 §2
+ * special-use ones. */
+static const struct {
+	const char *name, *special_use;
+} default_mailboxes[] = {
+        {"INBOX", NULL},      {"Drafts", "\\Drafts"}, {"Sent", "\\Sent"},
+        {"Trash", "\\Trash"}, {"Junk", "\\Junk"},     {"Archive", "\\Archive"},
+};
+
+int store__exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/*
+ * A fresh UIDVALIDITY for a mailbox being created: the current time, or
+ * one more than the last one this account handed out if that is later.
+ * So UIDVALIDITY strictly increases within an account, and a mailbox that
+ * is deleted and created again never gets its old value back (RFC 9051
+ * §2.3.1.1).  That also makes (UIDVALIDITY, UID) unique for the account's
+ * life, which the generated UIDLs rely on.
+ */
+static int next_uidvalidity(sqlite3 *db, uint32_t *uidvalidity_r)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db,
+	                        "UPDATE meta SET value = max(value + 1, ?1)"
+	                        " WHERE key = 'last_uidvalidity'"
+	                        " RETURNING value",
+	                        -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (v < 1 || v > (int64_t)UINT32_MAX)
+		return rc == SQLITE_ROW ? SQLITE_RANGE : rc;
+	*uidvalidity_r = (uint32_t)v;
+	return SQLITE_OK;
+}
+
+/* Create one mailbox inside the caller's transaction.  Returns an SQLite
+ * result code. */
+static int create_mailbox(sqlite3 *db, const char *name,
+                          const char *special_use)
+{
+	sqlite3_stmt *st = NULL;
+	uint32_t uidvalidity = 0;
+	int rc = next_uidvalidity(db, &uidvalidity);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+		        db,
+		        "INSERT INTO mailboxes (name, uidvalidity,"
+		        " special_use, created) VALUES (?1, ?2, ?3, ?4)",
+		        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, uidvalidity);
+	if (special_use != NULL)
+		sqlite3_bind_text(st, 3, special_use, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int migrate_to_1(sqlite3 *db)
+{
+	int rc = store__exec(db, schema_v1);
+	size_t n = sizeof default_mailboxes / sizeof default_mailboxes[0];
+
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = create_mailbox(db, default_mailboxes[i].name,
+		                    default_mailboxes[i].special_use);
+	return rc;
+}
+
+/* migrations[i] takes user_version i to i + 1. */
+static int (*const migrations[])(sqlite3 *db) = {
+        migrate_to_1,
+};
+
+#define SCHEMA_NEWEST ((int)(sizeof migrations / sizeof migrations[0]))
+
+static int user_version(sqlite3 *db, int *version_r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*version_r = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int migrate(sqlite3 *db)
+{
+	char sql[64];
+	int version = 0, rc;
+
+	/* Most opens find the newest version: check without a write lock. */
+	rc = user_version(db, &version);
+	if (rc != SQLITE_OK)
+		return store__error(rc);
+	if (version == SCHEMA_NEWEST)
+		return STORE_OK;
+	if (version > SCHEMA_NEWEST)
+		return STORE_E_TEMP;
+	rc = store__exec(db, "BEGIN IMMEDIATE");
+	if (rc != SQLITE_OK)
+		return store__error(rc);
+	rc = user_version(db, &version);
+	if (rc == SQLITE_OK && version > SCHEMA_NEWEST) {
+		store__exec(db, "ROLLBACK");
+		return STORE_E_TEMP;
+	}
+	for (int v = version; rc == SQLITE_OK && v < SCHEMA_NEWEST; v++)
+		rc = migrations[v](db);
+	if (rc == SQLITE_OK) {
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
+		         SCHEMA_NEWEST);
+		rc = store__exec(db, sql);
+	}
+	if (rc == SQLITE_OK)
+		rc = store__exec(db, "COMMIT");
+	if (rc != SQLITE_OK) {
+		store__exec(db, "ROLLBACK");
+		return store__error(rc);
+	}
+	return STORE_OK;
+}
+
+int store__schema_setup(sqlite3 *db)
+{
+	int rc;
+
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	/* WAL lets readers (another session, the admin tool) run beside the
+	 * one writer; synchronous=FULL fsyncs the WAL at every commit, which
+	 * is what makes an acknowledged message survive a power loss. */
+	rc = store__exec(db, "PRAGMA journal_mode = WAL");
+	if (rc == SQLITE_OK)
+		rc = store__exec(db, "PRAGMA synchronous = FULL");
+	if (rc == SQLITE_OK)
+		rc = store__exec(db, "PRAGMA foreign_keys = ON");
+	if (rc != SQLITE_OK)
+		return store__error(rc);
+	return migrate(db);
+}
