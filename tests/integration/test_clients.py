@@ -64,21 +64,23 @@ class Fetchmail:
         self.idfile = os.path.join(self.tmp, "fetchids")
         opts = ["keep" if keep else "nokeep", "no rewrite"]
         if tls:
+            # the certificate names localhost, fetchmail checks the name
             opts += ["sslproto 'auto'", "sslcertck",
-                     "sslcertfile '%s'" % daemon.cert]
+                     "sslcertfile '%s'" % daemon.cert,
+                     "sslcommonname 'localhost'"]
         else:
             opts += ["sslproto ''"]
-        if keep:
-            opts.append("uidl")
+        server_opts = " uidl" if keep else ""
         fd = os.open(self.rc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write("set no syslog\n"
                     "set no bouncemail\n"
-                    "poll 127.0.0.1 service %d protocol POP3 auth password\n"
+                    "poll 127.0.0.1 service %d protocol POP3 auth password%s\n"
                     "  user \"%s\" password \"%s\"\n"
                     "  options %s\n"
-                    "  mda \"%s\"\n" % (daemon.port["pop3"], user, password,
-                                         " ".join(opts), self.mda))
+                    "  mda \"%s\"\n" % (daemon.port["pop3"], server_opts,
+                                         user, password, " ".join(opts),
+                                         self.mda))
         os.chmod(self.rc, 0o600)
 
     def run(self):
@@ -215,7 +217,7 @@ class ClientsTest(DaemonTestCase):
         pop_fetch_all(self.daemon, "alice", "alice-pw", delete=True)
         deliver(self.daemon, "alice", self.msgs(2, 7))
         p = subprocess.Popen(
-            ["gnutls-cli", "--starttls-proto=pop3", "--crlf",
+            ["gnutls-cli", "--starttls-proto=pop3",
              "--x509cafile", self.daemon.cert, "-p",
              str(self.daemon.port["pop3"]), "localhost"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -238,7 +240,7 @@ class ClientsTest(DaemonTestCase):
                     buf += chunk
 
         def send(line):
-            p.stdin.write(line.encode() + b"\n")
+            p.stdin.write(line.encode() + b"\r\n")
             p.stdin.flush()
 
         try:
