@@ -108,11 +108,13 @@ static int run_stmt(struct store_account *a, enum store_stmt id)
 
 int store__begin(struct store_account *a)
 {
+	store__blob_release(a);
 	return run_stmt(a, STMT_BEGIN);
 }
 
 int store__begin_read(struct store_account *a)
 {
+	store__blob_release(a);
 	return run_stmt(a, STMT_BEGIN_READ);
 }
 
@@ -334,6 +336,7 @@ void store_account_close(struct store_account **ap)
 	if (a == NULL)
 		return;
 	*ap = NULL;
+	store__blob_release(a);
 	for (size_t i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(a->stmts[i]);
 	sqlite3_close(a->db);

@@ -298,6 +298,8 @@ int store_list(struct store_account *a, int64_t mailbox_id,
 	size_t n = 0, cap = 0;
 	int rc;
 
+	/* A body kept open would pin an old snapshot: list what is now. */
+	store__blob_release(a);
 	if (st == NULL)
 		return STORE_E_TEMP;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -346,33 +348,67 @@ static int find_msg(struct store_account *a, int64_t mailbox_id, uint32_t uid,
 	return store__error(rc);
 }
 
+void store__blob_release(struct store_account *a)
+{
+	if (a->blob == NULL)
+		return;
+	sqlite3_blob_close(a->blob);
+	a->blob = NULL;
+}
+
+/* Make a->blob the body of (mailbox_id, uid), reusing the open one if it
+ * is that message.  Returns a store_error. */
+static int blob_for(struct store_account *a, int64_t mailbox_id, uint32_t uid)
+{
+	int64_t rowid = 0;
+	uint64_t size = 0;
+	int rc, ret;
+
+	if (a->blob != NULL && a->blob_mailbox == mailbox_id &&
+	    a->blob_uid == uid)
+		return STORE_OK;
+	store__blob_release(a);
+	ret = find_msg(a, mailbox_id, uid, &rowid, &size);
+	if (ret != STORE_OK)
+		return ret;
+	/* The row was found a moment ago; message rowids are never reused
+	 * (store_schema.c), so if it has gone since, opening fails rather
+	 * than reading another message. */
+	rc = sqlite3_blob_open(a->db, "main", "bodies", "data", rowid, 0,
+	                       &a->blob);
+	if (rc != SQLITE_OK) {
+		sqlite3_blob_close(a->blob);
+		a->blob = NULL;
+		return rc == SQLITE_ERROR ? STORE_E_EXPUNGED : store__error(rc);
+	}
+	a->blob_mailbox = mailbox_id;
+	a->blob_uid = uid;
+	a->blob_size = size;
+	return STORE_OK;
+}
+
 int store_read(struct store_account *a, int64_t mailbox_id, uint32_t uid,
                uint64_t offset, void *buf, size_t len, size_t *got_r)
 {
-	sqlite3_blob *blob = NULL;
-	int64_t rowid = 0;
-	uint64_t size = 0;
 	size_t n;
 	int rc, ret;
 
 	*got_r = 0;
-	ret = find_msg(a, mailbox_id, uid, &rowid, &size);
-	if (ret != STORE_OK || offset >= size || len == 0)
+	ret = blob_for(a, mailbox_id, uid);
+	if (ret != STORE_OK)
 		return ret;
-	n = size - offset < len ? (size_t)(size - offset) : len;
-	/* The body row was found a moment ago; message rowids are never
-	 * reused (store_schema.c), so if it has gone since, opening fails
-	 * rather than reading another message. */
-	rc = sqlite3_blob_open(a->db, "main", "bodies", "data", rowid, 0,
-	                       &blob);
-	if (rc != SQLITE_OK) {
-		sqlite3_blob_close(blob);
-		return rc == SQLITE_ERROR ? STORE_E_EXPUNGED : store__error(rc);
+	if (offset >= a->blob_size || len == 0) {
+		if (offset >= a->blob_size)
+			store__blob_release(a);
+		return STORE_OK;
 	}
-	rc = sqlite3_blob_read(blob, buf, (int)n, (int)offset);
-	sqlite3_blob_close(blob);
+	n = a->blob_size - offset < len ? (size_t)(a->blob_size - offset) : len;
+	rc = sqlite3_blob_read(a->blob, buf, (int)n, (int)offset);
+	/* At the end, let go of the snapshot the open blob holds. */
+	if (rc != SQLITE_OK || offset + n == a->blob_size)
+		store__blob_release(a);
 	if (rc != SQLITE_OK)
-		return store__error(rc);
+		return rc == SQLITE_ABORT ? STORE_E_EXPUNGED : store__error(rc);
 	*got_r = n;
 	return STORE_OK;
 }

@@ -48,7 +48,19 @@ struct store_account {
 	int64_t id;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STMT_COUNT];
+	/* The body being read by store_read, kept open between calls: SQLite
+	 * walks a blob's overflow pages from the start at every open, so
+	 * reopening per chunk would make reading a large message quadratic.
+	 * While open it holds a read snapshot; it is released when the read
+	 * reaches the end, and before any other operation on the handle. */
+	sqlite3_blob *blob;
+	int64_t blob_mailbox;
+	uint32_t blob_uid;
+	uint64_t blob_size;
 };
+
+/* Close the body kept open by store_read, if any. */
+void store__blob_release(struct store_account *a);
 
 /* The prepared statement id of a, reset and with no bindings, or NULL if
  * it cannot be prepared. */

@@ -568,6 +568,50 @@ static void test_two_handles_see_each_other(void **state)
 	store_account_close(&b);
 }
 
+/* store_read keeps a body open between calls; that must never hide a
+ * change made meanwhile, through this handle or another. */
+static void test_partial_read_then_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account *b = NULL;
+	struct store_msg *msgs = NULL;
+	uint32_t one = 1, two = 2;
+	size_t n = 0, got;
+	char buf[4];
+
+	assert_int_equal(store_append(f->a, f->inbox.id, "abcdefgh", 8, 0, 0,
+	                              NULL, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_read(f->a, f->inbox.id, 1, 0, buf, 4, &got),
+	                 STORE_OK);
+	assert_memory_equal(buf, "abcd", 4);
+	/* Another connection delivers: this handle's list sees it. */
+	assert_int_equal(store_account_open(f->store, 7, &b), STORE_OK);
+	assert_int_equal(store_append(b, f->inbox.id, "x", 1, 0, 0, NULL, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_list(f->a, f->inbox.id, &msgs, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	free(msgs);
+	/* Mid-read, another connection expunges: this read finishes from a
+	 * consistent snapshot, and the next one finds the message gone. */
+	assert_int_equal(store_read(f->a, f->inbox.id, 1, 0, buf, 4, &got),
+	                 STORE_OK);
+	assert_int_equal(store_expunge(b, f->inbox.id, &one, 1), STORE_OK);
+	assert_int_equal(store_read(f->a, f->inbox.id, 1, 4, buf, 4, &got),
+	                 STORE_OK);
+	assert_int_equal(got, 4);
+	assert_memory_equal(buf, "efgh", 4);
+	assert_int_equal(store_read(f->a, f->inbox.id, 1, 0, buf, 4, &got),
+	                 STORE_E_EXPUNGED);
+	/* Mid-read, this handle expunges: the message is gone at once. */
+	assert_int_equal(store_read(f->a, f->inbox.id, 2, 0, buf, 0, &got),
+	                 STORE_OK);
+	assert_int_equal(store_expunge(f->a, f->inbox.id, &two, 1), STORE_OK);
+	assert_int_equal(store_read(f->a, f->inbox.id, 2, 0, buf, 1, &got),
+	                 STORE_E_EXPUNGED);
+	store_account_close(&b);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -589,6 +633,7 @@ int main(void)
 	        T(test_append_survives_process_death),
 	        T(test_pop_lock_in_use),
 	        T(test_two_handles_see_each_other),
+	        T(test_partial_read_then_changes),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
