@@ -49,7 +49,7 @@ void auth__name_lower(const char *name, char *out)
 {
 	size_t i;
 
-	for (i = 0; name[i] != '\0' && i < AUTH_NAME_MAX; i++)
+	for (i = 0; i < AUTH_NAME_MAX && name[i] != '\0'; i++)
 		out[i] = (char)tolower((unsigned char)name[i]);
 	out[i] = '\0';
 }
