@@ -105,6 +105,7 @@ struct lmtp_session {
 	bool too_big;        /* past max_message_size: discarding */
 	bool no_memory;      /* the buffer could not grow: discarding */
 	bool continuation;   /* the last frame was a piece of a line */
+	bool last_crlf;      /* the last whole line ended in CRLF */
 	bool job_running;
 };
 

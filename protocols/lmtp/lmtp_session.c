@@ -219,6 +219,7 @@ static int cmd_data(struct po_conn *c, struct lmtp_session *s,
 	s->too_big = false;
 	s->no_memory = false;
 	s->continuation = false;
+	s->last_crlf = true; /* the DATA line itself counts as CRLF */
 	/* RFC 5321 §4.4: the final delivery server records the
 	 * reverse-path; the store keeps it as the first header line. */
 	if (po_buf_try_add(&s->data, "Return-Path: <", 14) < 0 ||
@@ -372,8 +373,9 @@ static int data_end(struct po_conn *c, struct lmtp_session *s)
 
 /*
  * One line (or piece of a long line) of the message.  The data ends only
- * at a line that is exactly "." followed by CRLF, and not the tail piece
- * of a long line: a "." ended by a bare LF is message text, so no second
+ * at CRLF "." CRLF: a line that is exactly "." ended by CRLF, whose
+ * previous line also ended in CRLF, and not the tail piece of a long line.
+ * A "." with a bare LF on either side is message text, so no second
  * message can be smuggled in (RFC 5321 §4.1.1.4, §4.5.2).  A line that
  * starts with "." and has more characters loses that first "."
  * (RFC 5321 §4.5.2).  Lines are stored with CRLF.
@@ -385,7 +387,8 @@ static int data_input(struct po_conn *c, struct lmtp_session *s,
 	size_t n = f->len;
 
 	if (!s->continuation) {
-		if (!f->more && f->crlf && n == 1 && p[0] == '.')
+		if (!f->more && f->crlf && s->last_crlf && n == 1 &&
+		    p[0] == '.')
 			return data_end(c, s);
 		if (n >= 2 && p[0] == '.') {
 			p++;
@@ -396,6 +399,8 @@ static int data_input(struct po_conn *c, struct lmtp_session *s,
 	if (!f->more)
 		data_add(c, s, "\r\n", 2);
 	s->continuation = f->more;
+	if (!f->more)
+		s->last_crlf = f->crlf;
 	return PO_OK;
 }
 

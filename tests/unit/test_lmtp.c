@@ -118,6 +118,8 @@ static void test_two_recipients_one_unknown(void **state)
 	fake_line(c, "...two");
 	fake_frame(c, ".", 1, false, false);
 	fake_frame(c, "MAIL FROM:<x@y>", 15, false, false);
+	fake_frame(c, "e", 1, false, false);
+	fake_line(c, ".");
 	fake_frame(c, "part one ", 9, true, true);
 	fake_frame(c, ".not a dot line", 15, true, false);
 	expect(c, "");
@@ -128,7 +130,7 @@ static void test_two_recipients_one_unknown(void **state)
 	assert_int_equal(fake_env_inbox(fe, "alice", 0, &data), 1);
 	assert_string_equal(data, "Return-Path: <sender@example.net>\r\n"
 	                          "Subject: hi\r\n\r\n.leading dot\r\n"
-	                          "..two\r\n.\r\nMAIL FROM:<x@y>\r\n"
+	                          "..two\r\n.\r\nMAIL FROM:<x@y>\r\ne\r\n.\r\n"
 	                          "part one .not a dot line\r\n");
 	free(data);
 	assert_int_equal(fake_env_inbox(fe, "carol@example.org", 0, NULL), 1);
