@@ -22,6 +22,11 @@ const struct po_env *conn_env(const struct po_conn *c)
 	return &c->srv->env;
 }
 
+void conn_close(struct po_conn *c)
+{
+	conn__close_after_flush(c, PO_CLOSE_PROTOCOL);
+}
+
 bool conn_is_closing(const struct po_conn *c)
 {
 	return c->closing;

@@ -185,6 +185,11 @@ void conn_set_user(struct po_conn *c, const char *user);
  * input is read until then (failed-login delay). */
 void conn_delay(struct po_conn *c, unsigned ms);
 
+/* Flush what is queued, then close (PO_CLOSE_PROTOCOL): for a module that
+ * ends the session from outside on_input, e.g. POP3's QUIT after its
+ * expunge job. */
+void conn_close(struct po_conn *c);
+
 /* True once the connection is closing (client gone, shutdown). */
 bool conn_is_closing(const struct po_conn *c);
 

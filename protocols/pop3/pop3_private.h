@@ -207,9 +207,4 @@ void pop3__drained(struct po_conn *c);
 /* Release everything the session holds (on_close, after STLS). */
 void pop3__session_release(struct pop3_session *s, const struct po_env *env);
 
-/* Ask the core to flush and close from outside on_input.  Not (yet) part
- * of protocol.h: declared weak so the module still links against a core
- * without it, and then falls back to waiting for the client to close. */
-void conn_close(struct po_conn *c) __attribute__((weak));
-
 #endif

@@ -317,8 +317,7 @@ static void read_done(struct po_conn *c, struct pop3_session *s,
 		conn_log(c, LOG_WARN, "read failed uid=%u error=%d",
 		         s->stream.uid, j->error);
 		s->quitting = true;
-		if (conn_close)
-			conn_close(c);
+		conn_close(c);
 		return;
 	}
 	if (first) {
@@ -403,12 +402,7 @@ static void quit_done(struct po_conn *c, struct pop3_session *s,
 		            env->config->hostname, j->n_uids);
 	}
 	s->quitting = true;
-	/* Without conn_close the next line (or the client's close) ends
-	 * the session: pop3__input returns PO_CLOSE once quitting. */
-	if (conn_close)
-		conn_close(c);
-	else
-		conn_resume(c);
+	conn_close(c);
 }
 
 /* --- jobs ------------------------------------------------------------- */

@@ -367,7 +367,6 @@ void conn_log(struct po_conn *c, int level, const char *fmt, ...)
 }
 
 /* Not in protocol.h (yet): close after flushing, from outside on_input. */
-void conn_close(struct po_conn *c);
 void conn_close(struct po_conn *c)
 {
 	c->closing = true;
