@@ -265,8 +265,11 @@ class ClientsTest(DaemonTestCase):
             p.wait(timeout=20)
         finally:
             if p.poll() is None:
-                p.kill()
+                p.kill()  # our own child, by PID
                 p.wait(timeout=10)
+            p.stdout.close()
+            if not p.stdin.closed:
+                p.stdin.close()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class Pop3Test(DaemonTestCase):
     ACCOUNTS = {"alice": ("alice-pw", True), "bob": ("bob-pw", True),
                 "nopop": ("nopop-pw", False), "dis": ("dis-pw", True),
                 "toggle": ("toggle-pw", False)}
+    OVERRIDES = {"max_bad_commands": "20"}
 
     def setUp(self):
         for name in ("alice", "bob"):
