@@ -40,7 +40,7 @@ struct auth_dir;
 /* Open (creating and migrating) DATA_DIR/directory.db.  Returns 0, or -1
  * with a reason in *error_r (static). */
 int auth_dir_open(const char *data_dir, struct auth_dir **dir_r,
-		  const char **error_r);
+                  const char **error_r);
 void auth_dir_close(struct auth_dir **dir);
 
 /* Is name a valid account name (see AUTH_NAME_MAX)? */
@@ -54,37 +54,37 @@ bool auth_name_valid(const char *name);
  * (store_account_create), so a half-made account never logs in.
  */
 int64_t auth_account_add(struct auth_dir *dir, const char *name,
-			 const char *password, bool pop_allowed,
-			 bool imap_allowed, const char **error_r);
+                         const char *password, bool pop_allowed,
+                         bool imap_allowed, const char **error_r);
 /* Remove an account: 0, -ENOENT, -EIO. */
 int auth_account_del(struct auth_dir *dir, const char *name);
 /* Look an account up by name: 0, -ENOENT, -EIO. */
 int auth_account_get(struct auth_dir *dir, const char *name,
-		     struct auth_account *account_r);
+                     struct auth_account *account_r);
 /* All accounts by name, in a malloc'd array the caller frees: 0 or -EIO. */
 int auth_account_list(struct auth_dir *dir, struct auth_account **list_r,
-		      size_t *n_r);
+                      size_t *n_r);
 /* Each returns 0, -ENOENT, -EINVAL, -EIO. */
 int auth_account_set_password(struct auth_dir *dir, const char *name,
-			      const char *password);
+                              const char *password);
 int auth_account_set_pop(struct auth_dir *dir, const char *name, bool on);
 int auth_account_set_imap(struct auth_dir *dir, const char *name, bool on);
 int auth_account_set_state(struct auth_dir *dir, const char *name,
-			   enum auth_state state);
+                           enum auth_state state);
 
 enum auth_result {
 	AUTH_OK,       /* *account_r is filled in */
 	AUTH_FAILED,   /* unknown account or wrong password: indistinguishable
-			  by reply and by time (an unknown name is checked
-			  against a dummy hash of the default scheme) */
+	                  by reply and by time (an unknown name is checked
+	                  against a dummy hash of the default scheme) */
 	AUTH_TEMPFAIL, /* the directory could not be read */
 };
 
 /* Check a name and password.  The policy (state, protocol toggles) is
  * checked separately, after a correct password, with auth_policy_check. */
 enum auth_result auth_login(struct auth_dir *dir, const char *name,
-			    const char *password,
-			    struct auth_account *account_r);
+                            const char *password,
+                            struct auth_account *account_r);
 
 enum auth_policy {
 	AUTH_ALLOWED,
@@ -93,7 +93,7 @@ enum auth_policy {
 };
 
 enum auth_policy auth_policy_check(const struct auth_account *account,
-				   enum auth_proto proto);
+                                   enum auth_proto proto);
 
 /* Hash a password with yescrypt ($y$) into out (outlen >= 128).  Returns
  * 0, or -EINVAL, -EIO. */
@@ -108,7 +108,7 @@ bool auth_password_verify(const char *password, const char *hash);
  * message without exactly two NUL separators, an empty authcid or passwd,
  * or a part too long.  The caller wipes passwd with explicit_bzero.
  */
-int sasl_plain_decode(const char *b64, size_t len, char *authzid,
-		      char *authcid, char *passwd);
+int sasl_plain_decode(const char *b64, size_t len, char *authzid, char *authcid,
+                      char *passwd);
 
 #endif

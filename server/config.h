@@ -35,16 +35,16 @@ enum po_plaintext {
 };
 
 struct po_config {
-	char data_dir[1024];  /* data_dir = ./var */
-	char hostname[256];   /* hostname = (gethostname()) */
-	char run_user[64];    /* user = (empty: do not drop privileges) */
-	char tls_cert[1024];  /* tls_cert = (empty: no TLS) PEM file */
-	char tls_key[1024];   /* tls_key = PEM file */
-	struct po_listen imap_listen;  /* imap_listen = 127.0.0.1:1143 */
-	struct po_listen imaps_listen; /* imaps_listen = 127.0.0.1:1993 */
-	struct po_listen pop3_listen;  /* pop3_listen = 127.0.0.1:1110 */
-	struct po_listen pop3s_listen; /* pop3s_listen = 127.0.0.1:1995 */
-	struct po_listen lmtp_listen;  /* lmtp_listen = 127.0.0.1:2424 */
+	char data_dir[1024]; /* data_dir = ./var */
+	char hostname[256];  /* hostname = (gethostname()) */
+	char run_user[64];   /* user = (empty: do not drop privileges) */
+	char tls_cert[1024]; /* tls_cert = (empty: no TLS) PEM file */
+	char tls_key[1024];  /* tls_key = PEM file */
+	struct po_listen imap_listen;     /* imap_listen = 127.0.0.1:1143 */
+	struct po_listen imaps_listen;    /* imaps_listen = 127.0.0.1:1993 */
+	struct po_listen pop3_listen;     /* pop3_listen = 127.0.0.1:1110 */
+	struct po_listen pop3s_listen;    /* pop3s_listen = 127.0.0.1:1995 */
+	struct po_listen lmtp_listen;     /* lmtp_listen = 127.0.0.1:2424 */
 	enum po_plaintext plaintext_auth; /* plaintext_auth = loopback */
 	bool pop_default;                 /* pop_default = off */
 	bool imap_default;                /* imap_default = on */
@@ -58,7 +58,7 @@ struct po_config {
 	unsigned auth_fail_delay_ms;      /* auth_fail_delay_ms = 2000 */
 	size_t output_buffer_max;         /* output_buffer_max = 262144 */
 	unsigned worker_threads;          /* worker_threads = 4 */
-	int log_level;                    /* log_level = info (debug|info|warn) */
+	int log_level; /* log_level = info (debug|info|warn) */
 };
 
 /*
@@ -68,11 +68,11 @@ struct po_config {
  * until the next call).  Unknown keys and bad values are errors.
  */
 int config_load(struct po_config *cfg, const char *path,
-		const char *const *overrides, size_t n_overrides,
-		const char **error_r);
+                const char *const *overrides, size_t n_overrides,
+                const char **error_r);
 
 /* Apply one key and value to *cfg.  Returns 0, or -1 with *error_r set. */
 int config_set(struct po_config *cfg, const char *key, const char *value,
-	       const char **error_r);
+               const char **error_r);
 
 #endif

@@ -175,6 +175,7 @@ static struct po_conn *conn_new(struct srv_listener *l)
 	struct po_conn *c = xcalloc(1, sizeof(*c) + l->proto->session_size);
 
 	c->srv = s;
+	c->env = s->env;
 	c->proto = l->proto;
 	c->implicit_tls = l->implicit_tls;
 	po_random_hex(c->id, 8);

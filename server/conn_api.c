@@ -19,7 +19,7 @@ void *conn_session(struct po_conn *c)
 
 const struct po_env *conn_env(const struct po_conn *c)
 {
-	return &c->srv->env;
+	return &c->env;
 }
 
 void conn_close(struct po_conn *c)

@@ -112,6 +112,8 @@ static void conn_deliver(struct po_conn *c)
 
 		ev = framer__feed(&c->framer, p, c->in.len - off, &used, &fr);
 		off += used;
+		if (c->job == NULL)
+			c->env = c->srv->env;
 		if (ev == FRAME_READY)
 			go = conn_after_input(c, c->proto->on_input(c, &fr));
 		else if (ev == FRAME_TOO_LONG)

@@ -15,7 +15,7 @@ void log_set_level(int level);
 int log_get_level(void);
 
 void log_msg(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 /* log_warn appends ": strerror(errno)"; log_warnx does not. */
@@ -23,9 +23,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Log and exit(1): only at startup or on corrupt state. */
 void fatal(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+        __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+        __attribute__((format(printf, 1, 2), noreturn));
 
 /* Copy client text into out (size outlen >= 8) with control and 8-bit bytes
  * escaped as \xNN and the result cut at outlen - 1 bytes ("..." marks a

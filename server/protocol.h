@@ -28,7 +28,7 @@ struct auth_dir;
 enum {
 	PO_OK = 0,    /* go on: deliver the next frame when there is one */
 	PO_AGAIN = 1, /* stop delivering frames until the module calls
-			 conn_resume() (typically from on_job_done) */
+	                 conn_resume() (typically from on_job_done) */
 	PO_CLOSE = 2, /* flush what is queued, then close the connection */
 };
 
@@ -52,9 +52,9 @@ struct po_frame {
 	size_t len;
 	bool crlf; /* LINE: it ended in CRLF; false: in a bare LF */
 	bool more; /* LITERAL: more chunks of this literal follow.
-		      LINE in long-line mode: this is a piece of a line longer
-		      than max_line_length and more of it follows (crlf is then
-		      meaningless) */
+	              LINE in long-line mode: this is a piece of a line longer
+	              than max_line_length and more of it follows (crlf is then
+	              meaningless) */
 };
 
 enum po_close_why {
@@ -91,9 +91,9 @@ struct po_env {
 };
 
 struct po_protocol {
-	const char *name;     /* "imap", "pop3", "lmtp": logs, config */
-	unsigned flags;       /* PO_PROTO_* */
-	size_t session_size;  /* the core allocates this much, zeroed */
+	const char *name;    /* "imap", "pop3", "lmtp": logs, config */
+	unsigned flags;      /* PO_PROTO_* */
+	size_t session_size; /* the core allocates this much, zeroed */
 	/* A new connection: write the greeting.  For an implicit-TLS
 	 * listener this runs after the handshake. */
 	int (*on_connect)(struct po_conn *c);
@@ -133,7 +133,7 @@ const struct po_env *conn_env(const struct po_conn *c);
 int conn_write(struct po_conn *c, const void *data, size_t len);
 int conn_write_str(struct po_conn *c, const char *s);
 int conn_printf(struct po_conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Bytes queued and not yet written to the socket. */
 size_t conn_output_pending(const struct po_conn *c);
 /* True when the queue is at or past output_buffer_max: a module producing a
@@ -147,7 +147,7 @@ void conn_resume(struct po_conn *c);
 /* Run j->work on the worker pool (j is the module's struct, embedding
  * struct po_job first).  Returns 0, or -EBUSY if a job is in flight. */
 int conn_job_submit(struct po_conn *c, struct po_job *j,
-		    void (*work)(struct po_job *j));
+                    void (*work)(struct po_job *j));
 
 /* Count a bad command.  Returns PO_OK, or PO_CLOSE once max_bad_commands is
  * reached, after the core has queued msg_too_many_errors: the module then
@@ -201,6 +201,6 @@ const char *conn_id(const struct po_conn *c);
 /* Log one event of this connection: "<id> <proto> <message> user=...
  * ip=...".  level is one of the LOG_* values of log.h. */
 void conn_log(struct po_conn *c, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -72,6 +72,10 @@ struct srv {
 
 struct po_conn {
 	struct srv *srv;
+	/* What conn_env() returns: a copy of srv->env refreshed on the loop
+	 * thread only while no job runs (before each input and each job), so
+	 * a reload never changes the config under a worker. */
+	struct po_env env;
 	const struct po_protocol *proto;
 	struct po_conn *prev, *next;
 	uv_tcp_t tcp;

@@ -28,7 +28,10 @@ struct po_buf {
 	size_t cap;
 };
 
-#define PO_BUF_INIT {NULL, 0, 0}
+#define PO_BUF_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 void po_buf_init(struct po_buf *b);
 void po_buf_deinit(struct po_buf *b);
@@ -38,7 +41,7 @@ void po_buf_reset(struct po_buf *b);
 void po_buf_add(struct po_buf *b, const void *data, size_t len);
 void po_buf_add_str(struct po_buf *b, const char *s);
 void po_buf_printf(struct po_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Append client-sized data: returns 0, or -ENOMEM (buffer unchanged) when
  * memory runs out. */
 int po_buf_try_add(struct po_buf *b, const void *data, size_t len);

@@ -52,7 +52,7 @@ struct store_account;
 /* Open the service on data_dir (created with mode 0700 if missing).
  * Returns STORE_OK, or STORE_E_TEMP with a reason in *error_r (static). */
 int store_new(const char *data_dir, struct store **store_r,
-	      const char **error_r);
+              const char **error_r);
 /* Close; every store_account must have been closed.  NULLs *store. */
 void store_free(struct store **store);
 
@@ -64,7 +64,7 @@ int store_account_remove(struct store *store, int64_t account_id);
 /* Open an existing account's database (migrating its schema forward).
  * STORE_E_NOTFOUND if it does not exist. */
 int store_account_open(struct store *store, int64_t account_id,
-		       struct store_account **account_r);
+                       struct store_account **account_r);
 void store_account_close(struct store_account **account);
 
 struct store_mailbox_info {
@@ -79,11 +79,11 @@ struct store_mailbox_info {
 /* Look a mailbox up by name ("INBOX" in any case is the inbox).
  * STORE_E_NOTFOUND if there is none. */
 int store_mailbox_get(struct store_account *a, const char *name,
-		      struct store_mailbox_info *info_r);
+                      struct store_mailbox_info *info_r);
 
 struct store_msg {
 	uint32_t uid;
-	uint64_t size; /* bytes as stored, CRLF line ends */
+	uint64_t size;         /* bytes as stored, CRLF line ends */
 	int64_t internal_date; /* seconds since the epoch */
 	uint64_t modseq;
 	uint32_t flags; /* STORE_F_* */
@@ -98,25 +98,25 @@ struct store_msg {
  * success *uid_r (may be NULL) is the new UID.  Nothing is stored on any
  * failure.
  */
-int store_append(struct store_account *a, int64_t mailbox_id,
-		 const void *data, size_t len, int64_t internal_date,
-		 uint32_t flags, const char *uidl, uint32_t *uid_r);
+int store_append(struct store_account *a, int64_t mailbox_id, const void *data,
+                 size_t len, int64_t internal_date, uint32_t flags,
+                 const char *uidl, uint32_t *uid_r);
 
 /* The mailbox's messages in ascending UID order, in a malloc'd array the
  * caller frees.  *n_r may be 0 (then *msgs_r is NULL). */
 int store_list(struct store_account *a, int64_t mailbox_id,
-	       struct store_msg **msgs_r, size_t *n_r);
+               struct store_msg **msgs_r, size_t *n_r);
 
 /* Copy up to len bytes of the stored message starting at offset into buf;
  * *got_r is how many (0 at or past the end).  STORE_E_EXPUNGED if the
  * message is gone. */
 int store_read(struct store_account *a, int64_t mailbox_id, uint32_t uid,
-	       uint64_t offset, void *buf, size_t len, size_t *got_r);
+               uint64_t offset, void *buf, size_t len, size_t *got_r);
 
 /* Remove the messages with these UIDs, in one durable transaction; UIDs
  * that are already gone are skipped.  Bumps HIGHESTMODSEQ. */
 int store_expunge(struct store_account *a, int64_t mailbox_id,
-		  const uint32_t *uids, size_t n);
+                  const uint32_t *uids, size_t n);
 
 /* One POP3 session per account (RFC 1939 §8, RFC 3206 [IN-USE]): take the
  * lock, or STORE_E_INUSE if another session holds it.  Held in memory by
