@@ -6,6 +6,7 @@
 #   tests/run.sh            everything
 #   PO_JOBS=4 tests/run.sh  build with 4 jobs (default: nproc)
 #   PO_SKIP_ASAN=1          only the normal build
+#   PO_BUILD=dir            build in dir/ and dir-asan/ (default: build)
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -51,13 +52,14 @@ run_build() {
 	(cd "$ROOT/$dir" && ctest --output-on-failure -j "$JOBS") || return 1
 }
 
-run_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+BUILD=${PO_BUILD:-build}
+run_build "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
 if [ -z "${PO_SKIP_ASAN:-}" ]; then
 	# detect_leaks: the daemon's exit after SIGTERM must be leak-free too
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 	export ASAN_OPTIONS UBSAN_OPTIONS
-	run_build build-asan -DCMAKE_BUILD_TYPE=Debug -DPO_SANITIZE=ON ||
+	run_build "$BUILD-asan" -DCMAKE_BUILD_TYPE=Debug -DPO_SANITIZE=ON ||
 		status=1
 fi
 

@@ -12,10 +12,13 @@ import harness  # noqa: E402
 from harness import (DaemonTestCase, LineClient, lmtp_deliver,  # noqa: E402
                      pop_fetch_all, pop_stat, strip_prepended)
 
+MAX_SIZE = 1024 * 1024
+
 
 class LmtpTest(DaemonTestCase):
     ACCOUNTS = {"alice": ("alice-pw", True), "bob": ("bob-pw", True),
                 "carol": ("carol-pw", True)}
+    OVERRIDES = {"max_message_size": str(MAX_SIZE)}
 
     def setUp(self):
         # Each test starts with empty maildrops.
@@ -174,6 +177,40 @@ class LmtpTest(DaemonTestCase):
         got = pop_fetch_all(self.daemon, "bob", "bob-pw", delete=True)
         self.assertEqual(len(got), 1, got)
         self.assertIsNone(strip_prepended(got[0], marker))
+
+    def test_body_8bitmime_parameter(self):
+        body = b"Subject: 8bit\r\n\r\n\xe2\x82\xac uro\r\n"
+        c = self.daemon.lmtp()
+        try:
+            c.ehlo()
+            self.assertEqual(c.mail("s@example.org", ["BODY=8BITMIME"])[0],
+                             250)
+            self.assertEqual(c.rcpt("alice")[0], 250)
+            self.assertEqual(c.data(body)[0], 250)
+        finally:
+            c.quit()
+        got = pop_fetch_all(self.daemon, "alice", "alice-pw", delete=True)
+        self.assertEqual(len(got), 1)
+        self.assertIsNone(strip_prepended(got[0], body))
+
+    def test_message_too_large(self):
+        big = b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * (
+            MAX_SIZE // 1000 + 10)
+        c = self.daemon.lmtp()
+        try:
+            c.ehlo()
+            self.assertEqual(c.mail("s@example.org")[0], 250)
+            self.assertEqual(c.rcpt("alice")[0], 250)
+            self.assertEqual(c.rcpt("bob")[0], 250)
+            code, text = c.data(big)
+            self.assertEqual(code, 552, text)
+            code, text = c.getreply()  # the second recipient's reply
+            self.assertEqual(code, 552, text)
+            self.assertEqual(c.noop()[0], 250)
+        finally:
+            c.close()
+        self.assertEqual(pop_stat(self.daemon, "alice", "alice-pw")[0], 0)
+        self.assertEqual(pop_stat(self.daemon, "bob", "bob-pw")[0], 0)
 
     def test_unknown_command_and_pipelining(self):
         c = LineClient("127.0.0.1", self.daemon.port["lmtp"])
