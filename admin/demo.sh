@@ -5,6 +5,7 @@
 # POP on), print how to log in, then run postofficed in the foreground on
 # loopback: IMAP 1143, IMAPS 1993, POP3 1110, POP3S 1995, LMTP 2424.
 # Stop it with Ctrl-C.  Running it again reuses ./var/demo.
+# PO_BUILD=dir builds in dir/ instead of build/.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -38,10 +39,11 @@ if [ -n "$missing" ]; then
 fi
 
 JOBS=$(nproc 2>/dev/null || echo 2)
-cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$ROOT/build" -j "$JOBS" --target postofficed postoffice
-DAEMON="$ROOT/build/server/postofficed"
-ADMIN="$ROOT/build/admin/postoffice"
+BUILD="$ROOT/${PO_BUILD:-build}"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPO_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j "$JOBS" --target postofficed postoffice
+DAEMON="$BUILD/server/postofficed"
+ADMIN="$BUILD/admin/postoffice"
 
 mkdir -p "$DEMO/data"
 chmod 700 "$DEMO"

@@ -53,13 +53,13 @@ run_build() {
 }
 
 BUILD=${PO_BUILD:-build}
-run_build "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+run_build "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPO_TESTS=ON || status=1
 if [ -z "${PO_SKIP_ASAN:-}" ]; then
 	# detect_leaks: the daemon's exit after SIGTERM must be leak-free too
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 	export ASAN_OPTIONS UBSAN_OPTIONS
-	run_build "$BUILD-asan" -DCMAKE_BUILD_TYPE=Debug -DPO_SANITIZE=ON ||
+	run_build "$BUILD-asan" -DCMAKE_BUILD_TYPE=Debug -DPO_SANITIZE=ON -DPO_TESTS=ON ||
 		status=1
 fi
 
