@@ -53,7 +53,7 @@ static size_t log_prefix(char *buf, size_t size, int level)
 /* Format one line with an optional ": strerror(err)" suffix (err > 0) and
  * write it with a single write(2). */
 static void log_emit(int level, int err, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+        __attribute__((format(printf, 3, 0)));
 
 static void log_emit(int level, int err, const char *fmt, va_list ap)
 {
