@@ -149,6 +149,12 @@ void conn_resume(struct po_conn *c);
 int conn_job_submit(struct po_conn *c, struct po_job *j,
                     void (*work)(struct po_job *j));
 
+/* Run fn(arg) on the worker pool, detached from the connection: for
+ * blocking clean-up a closing session must not do on the loop thread
+ * (closing a database).  fn must not touch the connection.  At shutdown the
+ * daemon waits for it before it closes the store. */
+void conn_run_detached(struct po_conn *c, void (*fn)(void *arg), void *arg);
+
 /* Count a bad command.  Returns PO_OK, or PO_CLOSE once max_bad_commands is
  * reached, after the core has queued msg_too_many_errors: the module then
  * returns PO_CLOSE. */

@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 static void worker_run(uv_work_t *w)
 {
@@ -50,4 +51,40 @@ int conn_job_submit(struct po_conn *c, struct po_job *j,
 		return r;
 	}
 	return 0;
+}
+
+/* A detached job: its own request, freed when it is done. */
+struct detached {
+	uv_work_t work;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void detached_run(uv_work_t *w)
+{
+	struct detached *d = w->data;
+
+	d->fn(d->arg);
+}
+
+static void detached_done(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+}
+
+void conn_run_detached(struct po_conn *c, void (*fn)(void *arg), void *arg)
+{
+	struct detached *d = xmalloc(sizeof(*d));
+
+	d->fn = fn;
+	d->arg = arg;
+	d->work.data = d;
+	if (uv_queue_work(c->srv->loop, &d->work, detached_run,
+	                  detached_done) != 0) {
+		/* Only fails for a closing loop: run it here rather than
+		 * leak what it releases. */
+		free(d);
+		fn(arg);
+	}
 }

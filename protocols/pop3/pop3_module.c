@@ -26,14 +26,14 @@ static void pop3_on_tls_ready(struct po_conn *c)
 
 	/* RFC 2595 §4: after STLS the session starts over in the
 	 * AUTHORIZATION state with nothing remembered.  No greeting. */
-	pop3__session_release(s, conn_env(c));
+	pop3__session_release(c, s);
 	s->state = POP3_AUTHORIZATION;
 }
 
 static void pop3_on_close(struct po_conn *c, enum po_close_why why)
 {
 	(void)why;
-	pop3__session_release(conn_session(c), conn_env(c));
+	pop3__session_release(c, conn_session(c));
 }
 
 const struct po_protocol pop3_protocol = {

@@ -205,6 +205,6 @@ int pop3__start_quit(struct po_conn *c, struct pop3_session *s);
 void pop3__job_done(struct po_conn *c, struct po_job *job);
 void pop3__drained(struct po_conn *c);
 /* Release everything the session holds (on_close, after STLS). */
-void pop3__session_release(struct pop3_session *s, const struct po_env *env);
+void pop3__session_release(struct po_conn *c, struct pop3_session *s);
 
 #endif

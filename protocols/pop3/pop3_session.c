@@ -468,13 +468,24 @@ void pop3__job_done(struct po_conn *c, struct po_job *job)
 	pop3__job_free(&j);
 }
 
-void pop3__session_release(struct pop3_session *s, const struct po_env *env)
+static void close_account(void *arg)
 {
+	struct store_account *a = arg;
+
+	store_account_close(&a);
+}
+
+void pop3__session_release(struct po_conn *c, struct pop3_session *s)
+{
+	const struct po_env *env = conn_env(c);
+
 	/* A drop without QUIT deletes nothing (RFC 1939 §6): the marks
-	 * only live here.  Closing the database is quick; it happens on the
-	 * loop only when the client left without QUIT. */
-	if (s->acct != NULL)
-		store_account_close(&s->acct);
+	 * only live here.  Closing the database may checkpoint its WAL, so
+	 * it runs on a worker, never on the loop. */
+	if (s->acct != NULL) {
+		conn_run_detached(c, close_account, s->acct);
+		s->acct = NULL;
+	}
 	if (s->locked) {
 		store_pop_unlock(env->store, s->account.id);
 		s->locked = false;
