@@ -87,8 +87,12 @@ class Fetchmail:
         """Run fetchmail once; returns (exit code, output). fetchmail exits
         0 when it fetched mail and 1 when there was none."""
         env = dict(os.environ, HOME=self.tmp, FETCHMAILHOME=self.tmp)
+        # --pidfile: as root fetchmail would lock /var/run/fetchmail.pid
+        # and refuse to run beside another test's fetchmail
         r = subprocess.run(["fetchmail", "-f", self.rc, "--idfile",
-                            self.idfile, "--nodetach", "-v"],
+                            self.idfile, "--pidfile",
+                            os.path.join(self.tmp, "fetchmail.pid"),
+                            "--nodetach", "-v"],
                            env=env, capture_output=True,
                            timeout=CLIENT_TIMEOUT)
         return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
