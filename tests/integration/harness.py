@@ -63,13 +63,44 @@ def sanitizer_report(text):
     return None
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = f.read().split()
+            return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_ports(n):
-    """n distinct free TCP ports on 127.0.0.1 (held open while choosing)."""
+    """n distinct free TCP ports on 127.0.0.1 (held open while choosing).
+
+    Ports come from below the kernel's ephemeral range when there is room,
+    so the tests' own outgoing connections (which take ephemeral ports)
+    never take a port a daemon is about to bind; bind to port 0 (an
+    ephemeral port) is the fallback.  Daemon.start() retries with new ports
+    if one was taken in between anyway."""
+    import random
+    lo, hi = _ephemeral_range()
+    rng = random.Random()  # seeded from the OS: parallel tests differ
     socks, ports = [], []
     try:
         for _ in range(n):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
+            bound = False
+            if lo > 12000:
+                for _ in range(50):
+                    p = rng.randint(10000, lo - 1)
+                    if p in ports:
+                        continue
+                    try:
+                        s.bind(("127.0.0.1", p))
+                        bound = True
+                        break
+                    except OSError:
+                        continue
+            if not bound:
+                s.bind(("127.0.0.1", 0))
             socks.append(s)
             ports.append(s.getsockname()[1])
     finally:
@@ -122,6 +153,15 @@ class Daemon:
         self.data_dir = os.path.join(self.tmp, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.cert, self.key = make_cert(self.tmp)
+        self.overrides = dict(overrides or {})
+        self.config = os.path.join(self.tmp, "postoffice.conf")
+        self.pick_ports()
+        self.log_path = os.path.join(self.tmp, "postofficed.log")
+        self.proc = None
+        self.log_start = 0
+
+    def pick_ports(self):
+        """Choose free ports and (re)write the config file."""
         ports = free_ports(len(self.PROTOS))
         self.port = dict(zip(self.PROTOS, ports))
         self.settings = {
@@ -140,16 +180,11 @@ class Daemon:
             "worker_threads": "2",
             "log_level": "debug",
         }
-        if overrides:
-            self.settings.update(overrides)
-        self.config = os.path.join(self.tmp, "postoffice.conf")
+        self.settings.update(self.overrides)
         with open(self.config, "w") as f:
             f.write("# written by tests/integration/harness.py\n")
             for k, v in self.settings.items():
                 f.write("%s = %s\n" % (k, v))
-        self.log_path = os.path.join(self.tmp, "postofficed.log")
-        self.proc = None
-        self.log_start = 0
 
     # -- the admin tool -------------------------------------------------
 
@@ -183,7 +218,20 @@ class Daemon:
         except FileNotFoundError:
             return ""
 
-    def start(self, extra_args=()):
+    def start(self, extra_args=(), retries=3):
+        """Start postofficed and wait for "postofficed ready".  If a port
+        was taken between choosing and binding (another test), choose new
+        ports and try again, at most retries times."""
+        for attempt in range(retries + 1):
+            try:
+                return self._start(extra_args)
+            except DaemonError as e:
+                taken = "in use" in str(e).lower()
+                if not taken or attempt == retries or extra_args:
+                    raise
+                self.pick_ports()
+
+    def _start(self, extra_args):
         assert self.proc is None
         if not os.access(daemon_path(), os.X_OK):
             raise DaemonError("no daemon at %s (set PO_BIN_DIR)" %
@@ -198,8 +246,12 @@ class Daemon:
             if "postofficed ready" in self.log()[self.log_start:]:
                 return
             if self.proc.poll() is not None:
+                rc = self.proc.returncode
+                self.proc = None
+                self.logf.close()
+                self.check_sanitizer()
                 raise DaemonError("postofficed exited %d before ready:\n%s" %
-                                  (self.proc.returncode, self.log()))
+                                  (rc, self.log()[self.log_start:]))
             time.sleep(0.02)  # polling interval, bounded by the deadline
         self.kill()
         raise DaemonError("postofficed not ready within %gs:\n%s" %
