@@ -366,6 +366,21 @@ class Pop3Test(DaemonTestCase):
         finally:
             c.close()
 
+    def test_snapshot_ignores_delivery_during_session(self):
+        deliver(self.daemon, "alice", self.msgs(2, 9))
+        c = pop_session(self.daemon, "alice", "alice-pw")
+        try:
+            self.assertTrue(c.cmd("STAT").startswith("+OK 2 "))
+            deliver(self.daemon, "alice", self.msgs(1, 10))
+            # the session keeps the snapshot it took at login
+            self.assertTrue(c.cmd("STAT").startswith("+OK 2 "))
+            self.assertTrue(c.cmd("RETR 3").startswith("-ERR"))
+            self.assertTrue(c.cmd("DELE 1").startswith("+OK"))
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        finally:
+            c.close()
+        self.assertEqual(pop_stat(self.daemon, "alice", "alice-pw")[0], 2)
+
     def test_quit_in_authorization(self):
         c = self.daemon.pop()
         try:
