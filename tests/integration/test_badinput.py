@@ -292,6 +292,22 @@ class BadInputTest(DaemonTestCase):
             c.close()
         self.still_serving()
 
+    def test_bad_message_numbers(self):
+        # one session per command: each may count as a bad command
+        for cmd in ("RETR 0", "RETR -1", "RETR 99999999999999999999999",
+                    "RETR 1x", "RETR", "LIST abc", "DELE 0", "TOP 1 -1",
+                    "TOP 1 99999999999999999999999", "UIDL 4294967297",
+                    "RETR 1 2"):
+            c = self.greeted()
+            try:
+                self.assertTrue(c.login("bob", "bob-pw").startswith("+OK"))
+                r = c.cmd(cmd)
+                self.assertTrue(r.startswith("-ERR"), (cmd, r))
+                self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+            finally:
+                c.close()
+        self.still_serving()
+
     def test_lmtp_bad_commands_and_long_line(self):
         c = harness.LineClient("127.0.0.1", self.daemon.port["lmtp"])
         try:
