@@ -212,6 +212,28 @@ class LmtpTest(DaemonTestCase):
         self.assertEqual(pop_stat(self.daemon, "alice", "alice-pw")[0], 0)
         self.assertEqual(pop_stat(self.daemon, "bob", "bob-pw")[0], 0)
 
+    def test_many_recipients_bounded(self):
+        """Past the server's recipient limit RCPT gets 452 (RFC 5321
+        4.5.3.1.10) and the accepted ones each get a DATA reply."""
+        body = b"Subject: many\r\n\r\nmany\r\n"
+        c = self.daemon.lmtp()
+        try:
+            c.ehlo()
+            self.assertEqual(c.mail("s@example.org")[0], 250)
+            codes = [c.rcpt("alice")[0] for _ in range(300)]
+            accepted = codes.count(250)
+            self.assertGreaterEqual(accepted, 1)
+            self.assertEqual(set(codes[accepted:]) - {452}, set(), codes)
+            code, text = c.data(body)
+            replies = [code] + [c.getreply()[0] for _ in range(accepted - 1)]
+            self.assertEqual(set(replies), {250})
+            self.assertEqual(c.noop()[0], 250)
+        finally:
+            c.quit()
+        # one copy per account, however often it was named
+        got = pop_fetch_all(self.daemon, "alice", "alice-pw", delete=True)
+        self.assertEqual(len(got), 1)
+
     def test_unknown_command_and_pipelining(self):
         c = LineClient("127.0.0.1", self.daemon.port["lmtp"])
         try:
