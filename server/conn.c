@@ -232,6 +232,9 @@ void conn__accept(struct srv_listener *l)
 		conn__maybe_finish_close(c);
 		return;
 	}
+	/* Replies are written whole, so Nagle only adds a delayed-ACK wait
+	 * (about 40 ms) to every multi-segment reply such as a RETR. */
+	uv_tcp_nodelay(&c->tcp, 1);
 	conn_peer_name(c);
 	why = conn_over_limit(c);
 	if (why != NULL) {
