@@ -16,27 +16,8 @@ CONF="$DEMO/postoffice.conf"
 PACKAGES="build-essential cmake pkg-config libuv1-dev libgnutls28-dev
 libsqlite3-dev libcrypt-dev libinih-dev libcmocka-dev gnutls-bin"
 
-missing=""
-for p in $PACKAGES; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-		grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" = 0 ]; then
-		echo "demo.sh: installing:$missing"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update
-		# shellcheck disable=SC2086
-		apt-get install -y --no-install-recommends $missing
-	else
-		echo "demo.sh: missing Debian packages:$missing" >&2
-		echo "install them with:" >&2
-		echo "  sudo apt-get install -y$missing" >&2
-		exit 1
-	fi
-fi
+. "$ROOT/admin/deps.sh"
+po_require_packages demo.sh
 
 JOBS=$(nproc 2>/dev/null || echo 2)
 BUILD="$ROOT/${PO_BUILD:-build}"

@@ -17,27 +17,8 @@ PACKAGES="build-essential cmake pkg-config libuv1-dev libgnutls28-dev
 libsqlite3-dev libcmocka-dev libcrypt-dev libinih-dev gnutls-bin fetchmail
 curl python3 ca-certificates"
 
-missing=""
-for p in $PACKAGES; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-		grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" = 0 ]; then
-		echo "tests/run.sh: installing:$missing"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update
-		# shellcheck disable=SC2086
-		apt-get install -y --no-install-recommends $missing
-	else
-		echo "tests/run.sh: missing Debian packages:$missing" >&2
-		echo "install them with:" >&2
-		echo "  sudo apt-get install -y$missing" >&2
-		exit 1
-	fi
-fi
+. "$ROOT/admin/deps.sh"
+po_require_packages tests/run.sh
 
 JOBS=${PO_JOBS:-$(nproc 2>/dev/null || echo 2)}
 status=0
