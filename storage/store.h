@@ -124,4 +124,69 @@ int store_expunge(struct store_account *a, int64_t mailbox_id,
 int store_pop_lock(struct store *store, int64_t account_id);
 void store_pop_unlock(struct store *store, int64_t account_id);
 
+/*
+ * Change announcements (DESIGN.md): how a session with a mailbox selected
+ * learns that it must send untagged EXISTS / EXPUNGE / FETCH (RFC 9051
+ * §7.4.1, §7.5.1, §7.5.2).  Two halves:
+ *
+ * - Changes made through this struct store are announced at once by a
+ *   callback, after their transaction has committed.
+ * - Changes made by any other connection to an account's database (another
+ *   process such as the admin tool or a second daemon, or another struct
+ *   store in this one) are found by polling store_account_changed.
+ *
+ * Neither says exactly what changed: the session re-reads the mailbox
+ * (store_mailbox_get, store_list) and compares with what it has told its
+ * client.
+ */
+
+enum store_change_kind {
+	STORE_CHANGE_APPEND,  /* a message was added (store_append) */
+	STORE_CHANGE_EXPUNGE, /* messages were removed (store_expunge) */
+	STORE_CHANGE_FLAGS,   /* flags changed (the coming flag store) */
+};
+
+/* One committed change.  uidnext and highestmodseq are the mailbox's
+ * counters as that commit left them. */
+struct store_change {
+	int64_t account_id;
+	int64_t mailbox_id;
+	enum store_change_kind kind;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+};
+
+/*
+ * Called once for each committed change made through the store.  It runs
+ * on the thread that made the change (a worker job), after the commit and
+ * before the changing function returns, so it must be thread-safe and
+ * quick: record the change and wake the loop (uv_async_send), nothing
+ * more; it must not call back into the store.  ch is valid only during the
+ * call.  It is never called for a change that was rolled back or changed
+ * nothing (a failed append, an expunge of UIDs already gone).
+ */
+typedef void store_change_cb(void *ctx, const struct store_change *ch);
+
+/* Set the change callback and its context for every account opened from
+ * store (NULL cb: none, the default).  May be called at any time, from any
+ * thread; a change committing concurrently sees either the old or the new
+ * callback with its own context. */
+void store_set_change_cb(struct store *store, store_change_cb *cb, void *ctx);
+
+/*
+ * Whether another connection has committed to this account's database
+ * since the previous call on this handle: another process (the admin tool,
+ * a second daemon), another struct store_account or another struct store.
+ * Changes made through this handle itself do not count (the callback
+ * announces them).  Based on PRAGMA data_version.  The first call on a
+ * handle sets the baseline and reports false.
+ *
+ * A session with a mailbox selected polls this (on its IDLE timer, at NOOP
+ * and between commands) and, when *changed_r is true, re-reads the mailbox
+ * with store_mailbox_get and store_list.  *changed_r may be true for a
+ * change to another mailbox of the account.  Returns STORE_OK, or
+ * STORE_E_TEMP (then *changed_r is false and the baseline is unchanged).
+ */
+int store_account_changed(struct store_account *a, bool *changed_r);
+
 #endif

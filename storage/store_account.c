@@ -54,6 +54,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
                                  " VALUES (?1, ?2, ?3)",
         [STMT_MAILBOX_SET_MODSEQ] = "UPDATE mailboxes SET highestmodseq = ?2"
                                     " WHERE id = ?1",
+        [STMT_DATA_VERSION] = "PRAGMA data_version",
 };
 
 int store__error(int rc)
@@ -199,6 +200,7 @@ int store_new(const char *data_dir, struct store **store_r,
 	store = xcalloc(1, sizeof *store);
 	store->data_dir = xstrdup(data_dir);
 	pthread_mutex_init(&store->pop_lock, NULL);
+	pthread_mutex_init(&store->change_lock, NULL);
 	*store_r = store;
 	return STORE_OK;
 }
@@ -211,6 +213,7 @@ void store_free(struct store **storep)
 		return;
 	*storep = NULL;
 	pthread_mutex_destroy(&store->pop_lock);
+	pthread_mutex_destroy(&store->change_lock);
 	free(store->pop_ids);
 	free(store->data_dir);
 	free(store);

@@ -10,7 +10,8 @@
  *
  * UIDs are taken from the mailbox's UIDNEXT, which only grows, so a UID is
  * never reused (RFC 9051 §2.3.1.1).  MODSEQs come from the mailbox's
- * HIGHESTMODSEQ, bumped by each change (RFC 7162 §3.1).
+ * HIGHESTMODSEQ, bumped by each change (RFC 7162 §3.1).  Each committed
+ * change is announced to the store's change callback (store_notify.c).
  */
 #include "store_private.h"
 
@@ -270,6 +271,9 @@ int store_append(struct store_account *a, int64_t mailbox_id, const void *data,
 		store__rollback(a);
 		return ret;
 	}
+	/* Committed: only now may sessions be told (store.h). */
+	store__announce(a, mailbox_id, STORE_CHANGE_APPEND, m.uid + 1,
+	                m.modseq);
 	if (uid_r != NULL)
 		*uid_r = m.uid;
 	return STORE_OK;
@@ -443,8 +447,11 @@ static int expunge_one(struct store_account *a, int64_t mailbox_id,
 	return store__error(rc);
 }
 
+/* The part of store_expunge inside the transaction.  When a message was
+ * removed, *ch_r gets the mailbox's new counters and *removed_r is set. */
 static int expunge_locked(struct store_account *a, int64_t mailbox_id,
-                          const uint32_t *uids, size_t n)
+                          const uint32_t *uids, size_t n,
+                          struct store_change *ch_r, bool *removed_r)
 {
 	sqlite3_stmt *st;
 	uint32_t uidvalidity;
@@ -452,6 +459,7 @@ static int expunge_locked(struct store_account *a, int64_t mailbox_id,
 	bool removed = false;
 	int ret, rc;
 
+	*removed_r = false;
 	ret = mailbox_row(a, mailbox_id, &uidvalidity, &uidnext, &modseq);
 	for (size_t i = 0; ret == STORE_OK && i < n; i++)
 		ret = expunge_one(a, mailbox_id, uids[i], (uint64_t)modseq + 1,
@@ -467,12 +475,20 @@ static int expunge_locked(struct store_account *a, int64_t mailbox_id,
 	sqlite3_bind_int64(st, 2, modseq + 1);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return store__error(rc);
+	ret = store__error(rc);
+	if (ret == STORE_OK) {
+		ch_r->uidnext = (uint32_t)uidnext;
+		ch_r->highestmodseq = (uint64_t)modseq + 1;
+		*removed_r = true;
+	}
+	return ret;
 }
 
 int store_expunge(struct store_account *a, int64_t mailbox_id,
                   const uint32_t *uids, size_t n)
 {
+	struct store_change ch = {0};
+	bool removed = false;
 	int ret;
 
 	if (n > 0 && uids == NULL)
@@ -480,10 +496,16 @@ int store_expunge(struct store_account *a, int64_t mailbox_id,
 	ret = store__begin(a);
 	if (ret != STORE_OK)
 		return ret;
-	ret = expunge_locked(a, mailbox_id, uids, n);
+	ret = expunge_locked(a, mailbox_id, uids, n, &ch, &removed);
 	if (ret == STORE_OK)
 		ret = store__commit(a);
-	if (ret != STORE_OK)
+	if (ret != STORE_OK) {
 		store__rollback(a);
-	return ret;
+		return ret;
+	}
+	/* Committed; an expunge of UIDs already gone changed nothing. */
+	if (removed)
+		store__announce(a, mailbox_id, STORE_CHANGE_EXPUNGE, ch.uidnext,
+		                ch.highestmodseq);
+	return STORE_OK;
 }

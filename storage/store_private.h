@@ -20,6 +20,11 @@ struct store {
 	pthread_mutex_t pop_lock;
 	int64_t *pop_ids;
 	size_t pop_n, pop_cap;
+	/* The change callback (store_set_change_cb); the lock keeps the
+	 * callback and its context a matching pair. */
+	pthread_mutex_t change_lock;
+	store_change_cb *change_cb;
+	void *change_ctx;
 };
 
 /* Every statement the account handle prepares once and keeps. */
@@ -40,6 +45,7 @@ enum store_stmt {
 	STMT_MSG_DELETE,
 	STMT_EXPUNGED_INSERT,
 	STMT_MAILBOX_SET_MODSEQ,
+	STMT_DATA_VERSION,
 	STMT_COUNT
 };
 
@@ -57,6 +63,9 @@ struct store_account {
 	int64_t blob_mailbox;
 	uint32_t blob_uid;
 	uint64_t blob_size;
+	/* PRAGMA data_version at the last store_account_changed call. */
+	bool data_version_set;
+	int64_t data_version;
 };
 
 /* Close the body kept open by store_read, if any. */
@@ -65,6 +74,12 @@ void store__blob_release(struct store_account *a);
 /* The prepared statement id of a, reset and with no bindings, or NULL if
  * it cannot be prepared. */
 sqlite3_stmt *store__stmt(struct store_account *a, enum store_stmt id);
+
+/* Announce a committed change of mailbox_id to the store's change
+ * callback, if there is one (store_notify.c). */
+void store__announce(struct store_account *a, int64_t mailbox_id,
+                     enum store_change_kind kind, uint32_t uidnext,
+                     uint64_t highestmodseq);
 
 /* Map an SQLite result code to enum store_error. */
 int store__error(int rc);

@@ -1,8 +1,9 @@
 /*
  * Unit tests of storage/: account files, mailboxes, append/list/read round
  * trips with CRLF conversion, UIDs and UIDLs, expunge, durability across a
- * reopen and across a process that dies without closing, and the POP3
- * lock.  Each test works in a fresh mkdtemp() data directory.
+ * reopen and across a process that dies without closing, the POP3 lock,
+ * and change announcements (the callback, and changes by other connections
+ * and processes).  Each test works in a fresh mkdtemp() data directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -612,6 +613,214 @@ static void test_partial_read_then_changes(void **state)
 	store_account_close(&b);
 }
 
+/* What the change callback saw: each call appended here. */
+struct seen {
+	struct store_change ch[16];
+	int n;
+};
+
+static void record_change(void *ctx, const struct store_change *ch)
+{
+	struct seen *seen = ctx;
+
+	assert_true(seen->n < 16);
+	seen->ch[seen->n++] = *ch;
+}
+
+static void assert_change(const struct store_change *ch, int64_t mailbox_id,
+                          enum store_change_kind kind, uint32_t uidnext,
+                          uint64_t highestmodseq)
+{
+	assert_int_equal(ch->account_id, 7);
+	assert_int_equal(ch->mailbox_id, mailbox_id);
+	assert_int_equal(ch->kind, kind);
+	assert_int_equal(ch->uidnext, uidnext);
+	assert_int_equal(ch->highestmodseq, highestmodseq);
+}
+
+static void test_change_cb_once_per_append_and_expunge(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mailbox_info trash, mb;
+	struct seen seen = {0};
+	uint32_t del[] = {1, 2, 99};
+	uint64_t m0 = f->inbox.highestmodseq;
+
+	assert_int_equal(store_mailbox_get(f->a, "Trash", &trash), STORE_OK);
+	store_set_change_cb(f->store, record_change, &seen);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_append(f->a, f->inbox.id, "m", 1, 0, 0,
+		                              NULL, NULL),
+		                 STORE_OK);
+	assert_int_equal(seen.n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_change(&seen.ch[i], f->inbox.id, STORE_CHANGE_APPEND,
+		              (uint32_t)i + 2, m0 + (uint64_t)i + 1);
+	assert_int_equal(store_append(f->a, trash.id, "t", 1, 0, 0, NULL, NULL),
+	                 STORE_OK);
+	assert_int_equal(seen.n, 4);
+	assert_change(&seen.ch[3], trash.id, STORE_CHANGE_APPEND, 2,
+	              trash.highestmodseq + 1);
+	/* One expunge of two messages (and one UID not there): one call. */
+	assert_int_equal(store_expunge(f->a, f->inbox.id, del, 3), STORE_OK);
+	assert_int_equal(seen.n, 5);
+	assert_change(&seen.ch[4], f->inbox.id, STORE_CHANGE_EXPUNGE, 4,
+	              m0 + 4);
+	/* The announced counters are what a reader then finds. */
+	assert_int_equal(store_mailbox_get(f->a, "INBOX", &mb), STORE_OK);
+	assert_int_equal(mb.uidnext, seen.ch[4].uidnext);
+	assert_int_equal(mb.highestmodseq, seen.ch[4].highestmodseq);
+	/* Expunging what is gone, or nothing, changes nothing: no call. */
+	assert_int_equal(store_expunge(f->a, f->inbox.id, del, 3), STORE_OK);
+	assert_int_equal(store_expunge(f->a, f->inbox.id, NULL, 0), STORE_OK);
+	assert_int_equal(seen.n, 5);
+	/* Without a callback, changes still work and nothing is recorded. */
+	store_set_change_cb(f->store, NULL, NULL);
+	assert_int_equal(
+	        store_append(f->a, f->inbox.id, "m", 1, 0, 0, NULL, NULL),
+	        STORE_OK);
+	assert_int_equal(seen.n, 5);
+}
+
+/* A failed or rolled-back change is never announced. */
+static void test_change_cb_not_called_on_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen = {0};
+	uint32_t one = 1;
+
+	store_set_change_cb(f->store, record_change, &seen);
+	assert_int_equal(
+	        store_append(f->a, f->inbox.id, "m", 1, 0, 0, "bad uidl", NULL),
+	        STORE_E_INVALID);
+	assert_int_equal(store_append(f->a, 9999, "m", 1, 0, 0, NULL, NULL),
+	                 STORE_E_NOTFOUND);
+	assert_int_equal(
+	        store_append(f->a, f->inbox.id, "m", 1, 0, 0, "dup", NULL),
+	        STORE_OK);
+	assert_int_equal(seen.n, 1);
+	/* Fails inside the transaction (UNIQUE uidl), after the UID was
+	 * taken: rolled back, so not announced. */
+	assert_int_equal(
+	        store_append(f->a, f->inbox.id, "m", 1, 0, 0, "dup", NULL),
+	        STORE_E_EXISTS);
+	assert_int_equal(store_expunge(f->a, 9999, &one, 1), STORE_E_NOTFOUND);
+	assert_int_equal(store_expunge(f->a, f->inbox.id, NULL, 1),
+	                 STORE_E_INVALID);
+	assert_int_equal(seen.n, 1);
+	assert_change(&seen.ch[0], f->inbox.id, STORE_CHANGE_APPEND, 2,
+	              f->inbox.highestmodseq + 1);
+}
+
+static void test_account_changed_by_other_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2 = NULL;
+	struct store_account *b = NULL;
+	const char *err = NULL;
+	uint32_t uid = 0;
+	bool changed = true;
+
+	/* The first call sets the baseline. */
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+	/* This handle's own changes are announced by the callback. */
+	assert_int_equal(
+	        store_append(f->a, f->inbox.id, "m", 1, 0, 0, NULL, &uid),
+	        STORE_OK);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+	/* Another store instance on the same data dir, as another process
+	 * would have: its commit is noticed, once. */
+	assert_int_equal(store_new(f->dir, &s2, &err), STORE_OK);
+	assert_int_equal(store_account_open(s2, 7, &b), STORE_OK);
+	assert_int_equal(store_append(b, f->inbox.id, "x", 1, 0, 0, NULL, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_true(changed);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+	/* An expunge by the other connection is noticed too. */
+	assert_int_equal(store_expunge(b, f->inbox.id, &uid, 1), STORE_OK);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_true(changed);
+	/* A read by the other connection is not a change. */
+	assert_int_equal(store_account_changed(b, &changed), STORE_OK);
+	assert_false(changed);
+	assert_int_equal(store_mailbox_get(b, "INBOX", &f->inbox), STORE_OK);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+	/* And b sees f->a's commits. */
+	assert_int_equal(
+	        store_append(f->a, f->inbox.id, "m", 1, 0, 0, NULL, NULL),
+	        STORE_OK);
+	assert_int_equal(store_account_changed(b, &changed), STORE_OK);
+	assert_true(changed);
+	store_account_close(&b);
+	store_free(&s2);
+}
+
+/* A body kept open by a partial store_read must not hide a change. */
+static void test_account_changed_during_partial_read(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account *b = NULL;
+	bool changed = true;
+	size_t got;
+	char buf[2];
+
+	assert_int_equal(
+	        store_append(f->a, f->inbox.id, "abcd", 4, 0, 0, NULL, NULL),
+	        STORE_OK);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+	assert_int_equal(store_read(f->a, f->inbox.id, 1, 0, buf, 2, &got),
+	                 STORE_OK);
+	assert_int_equal(store_account_open(f->store, 7, &b), STORE_OK);
+	assert_int_equal(store_append(b, f->inbox.id, "x", 1, 0, 0, NULL, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_true(changed);
+	store_account_close(&b);
+}
+
+/* A change by another process (a forked child with its own store) is
+ * noticed by a handle that stayed open across it. */
+static void test_account_changed_by_other_process(void **state)
+{
+	struct fixture *f = *state;
+	bool changed = true;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s;
+		struct store_account *a;
+		const char *err;
+
+		/* Never touch the parent's connection here. */
+		if (store_new(f->dir, &s, &err) != STORE_OK ||
+		    store_account_open(s, 7, &a) != STORE_OK ||
+		    store_append(a, f->inbox.id, "child\n", 6, 0, 0, NULL,
+		                 NULL) != STORE_OK)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_true(changed);
+	assert_int_equal(store_account_changed(f->a, &changed), STORE_OK);
+	assert_false(changed);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -634,6 +843,11 @@ int main(void)
 	        T(test_pop_lock_in_use),
 	        T(test_two_handles_see_each_other),
 	        T(test_partial_read_then_changes),
+	        T(test_change_cb_once_per_append_and_expunge),
+	        T(test_change_cb_not_called_on_failure),
+	        T(test_account_changed_by_other_connection),
+	        T(test_account_changed_during_partial_read),
+	        T(test_account_changed_by_other_process),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
