@@ -343,6 +343,9 @@ static int parse_arg(struct parser *p, unsigned depth, struct imap_arg *arg)
 	if (++p->nargs > IMAP_PARSE_MAX_ARGS)
 		return fail(p, "Too many arguments");
 	switch (c) {
+	case -1:
+		/* Only "(" at the end of a line gets here. */
+		return fail(p, "Missing )");
 	case '(':
 		if (depth + 1 > IMAP_PARSE_MAX_DEPTH)
 			return fail(p, "Lists nested too deeply");

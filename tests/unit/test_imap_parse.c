@@ -207,7 +207,7 @@ static void test_args_refuses_bad_syntax(void **state)
 	        "( a)",   "(a )",   "\"abc",    "\"a\\n\"", "\"a\\", "a\"b\"",
 	        "\"a\"b", "\\",     "\x01",     "\x80",     "a\x7f", "(a)(b)",
 	        "{3}",    "abc{3}", "\"a\rb\"", "\"a\nb\"", ")",     "a (b",
-	        "{}",     "~{x}",   "x\tb",     "((a) b",
+	        "{}",     "~{x}",   "x\tb",     "((a) b",   "(",     "a (",
 	};
 
 	(void)state;
