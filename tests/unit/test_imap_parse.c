@@ -593,6 +593,37 @@ static void test_seqset_range_limit(void **state)
 	po_buf_deinit(&b);
 }
 
+/* Every prefix of valid lines parses or fails cleanly, within its bytes
+ * (the ASan build checks the reads). */
+static void test_args_every_prefix_stays_in_bounds(void **state)
+{
+	static const char *const lines[] = {
+	        "INBOX \"a \\\"q\\\\\" nil (\\Seen $Junk) ()",
+	        "1:* (FLAGS BODY.PEEK[HEADER.FIELDS (A B)]<0.100>)",
+	        "\"\" \"%/*\" ((x)) ~{3}",
+	        "a b {5+}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		for (size_t n = 0; n <= strlen(lines[i]); n++) {
+			char *prefix = xmalloc(n + 1);
+			struct cmd c;
+			uint64_t size;
+			bool ns, bin;
+			const char *err;
+
+			memcpy(prefix, lines[i], n);
+			prefix[n] = '\0';
+			(void)parse_line(prefix, &c);
+			(void)imap_line_literal(c.parts[0].data, n, &size, &ns,
+			                        &bin, &err);
+			cmd_free(&c);
+			free(prefix);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +635,7 @@ int main(void)
 	        cmocka_unit_test(test_args_nesting_limit),
 	        cmocka_unit_test(test_args_count_limit),
 	        cmocka_unit_test(test_args_literals),
+	        cmocka_unit_test(test_args_every_prefix_stays_in_bounds),
 	        cmocka_unit_test(test_line_literal_announcements),
 	        cmocka_unit_test(test_helpers_check_strict_grammar),
 	        cmocka_unit_test(test_seqset_sorts_and_merges),
