@@ -194,8 +194,10 @@ static void a_one(struct alex *l, struct mime_addr_list *list, bool *in_group)
 				phrase.data[before] = '\0';
 			break;
 		}
-		po_buf_add(&local, phrase.data + before + (words > 0),
-		           phrase.len - before - (words > 0));
+		/* An empty quoted word may leave phrase.data NULL. */
+		if (phrase.len > before + (words > 0))
+			po_buf_add(&local, phrase.data + before + (words > 0),
+			           phrase.len - before - (words > 0));
 		words++;
 	}
 	if (a_peek(l, '<')) {
