@@ -135,6 +135,13 @@ static void write_ext_tail(struct po_buf *out, const struct mime_part *part)
 	write_nstring(out, part->location);
 }
 
+static bool is_message_type(const struct mime_part *part)
+{
+	return strcmp(part->type, "message") == 0 &&
+	       (strcmp(part->subtype, "rfc822") == 0 ||
+	        strcmp(part->subtype, "global") == 0);
+}
+
 static void write_single(struct po_buf *out, const struct mime_part *part,
                          bool extended)
 {
@@ -156,6 +163,15 @@ static void write_single(struct po_buf *out, const struct mime_part *part,
 		po_buf_add(out, " ", 1);
 		mime_write_bodystructure(out, part->children[0], extended);
 		po_buf_printf(out, " %" PRIu64, part->lines);
+	} else if (is_message_type(part)) {
+		/* An encoded or too deeply nested message has no parsed
+		 * child, but RFC 9051 §9 body-type-msg still needs an
+		 * envelope, a body and a line count. */
+		po_buf_printf(out,
+		              " (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
+		              "(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0) "
+		              "%" PRIu64,
+		              part->lines);
 	} else if (strcmp(part->type, "text") == 0) {
 		po_buf_printf(out, " %" PRIu64, part->lines);
 	}

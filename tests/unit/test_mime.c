@@ -411,6 +411,75 @@ static void test_bodystructure_message_rfc822(void **state)
 	mime_free(&r);
 }
 
+static void test_encoded_rfc822_still_has_msg_shape(void **state)
+{
+	const char *m =
+	        "Content-Type: message/rfc822\r\n"
+	        "Content-Transfer-Encoding: base64\r\n\r\nU3ViamVjdA==\r\n";
+	struct mime_part *r = parse(m);
+	struct po_buf b = PO_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(r->child_count, 0);
+	mime_write_bodystructure(&b, r, false);
+	assert_string_equal(b.data,
+	                    "(\"message\" \"rfc822\" NIL NIL NIL \"base64\" 14 "
+	                    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
+	                    "(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0) 1)");
+	po_buf_deinit(&b);
+	mime_free(&r);
+}
+
+static void test_extended_param_written_with_star(void **state)
+{
+	const char *m = "Content-Type: text/plain; title*=us-ascii'en'a%20b;"
+	                " x*1=2; x*0=1\r\n\r\n";
+	struct mime_part *r = parse(m);
+	struct po_buf b = PO_BUF_INIT;
+
+	(void)state;
+	assert_string_equal(mime_param_get(r->params, r->param_count, "x"),
+	                    "12");
+	mime_write_bodystructure(&b, r, false);
+	assert_string_equal(b.data, "(\"text\" \"plain\" (\"title*\" "
+	                            "\"us-ascii'en'a%20b\" \"x\" \"12\") NIL "
+	                            "NIL \"7bit\" 0 0)");
+	po_buf_deinit(&b);
+	mime_free(&r);
+}
+
+static void check_ranges(const struct mime_part *p, size_t len)
+{
+	assert_true(p->part_off + p->part_len <= len);
+	assert_int_equal(p->hdr_len + p->body_len, p->part_len);
+	for (size_t i = 0; i < p->child_count; i++) {
+		assert_true(p->children[i]->part_off >= p->body_off);
+		check_ranges(p->children[i], len);
+	}
+}
+
+/* Every prefix of the corpus messages (a message cut anywhere) parses with
+ * every range inside the bytes it was given. */
+static void test_every_prefix_stays_in_bounds(void **state)
+{
+	const char *msgs[] = {alt_msg, rfc822_msg};
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t n = 0; n <= strlen(msgs[k]); n++) {
+			struct mime_part *r = NULL;
+			char *copy = malloc(n + 1);
+
+			assert_non_null(copy);
+			memcpy(copy, msgs[k], n);
+			assert_int_equal(mime_parse(copy, n, &r), 0);
+			check_ranges(r, n);
+			mime_free(&r);
+			free(copy);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +500,9 @@ int main(void)
 	        cmocka_unit_test(test_header_get_unfolds),
 	        cmocka_unit_test(test_bodystructure_extended),
 	        cmocka_unit_test(test_bodystructure_message_rfc822),
+	        cmocka_unit_test(test_encoded_rfc822_still_has_msg_shape),
+	        cmocka_unit_test(test_extended_param_written_with_star),
+	        cmocka_unit_test(test_every_prefix_stays_in_bounds),
 	};
 
 	return cmocka_run_group_tests_name("mime", tests, NULL, NULL);
