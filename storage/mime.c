@@ -299,7 +299,7 @@ static void join_params(struct raw_param *raw, size_t count,
 static void parse_params(struct lex *l, struct mime_param **params_r,
                          size_t *count_r)
 {
-	struct raw_param raw[MIME_PARAMS_MAX];
+	struct raw_param raw[MIME_PARAMS_MAX] = {0};
 	size_t count = 0;
 
 	while (count < MIME_PARAMS_MAX && lex_char(l, ';')) {
