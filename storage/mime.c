@@ -133,30 +133,37 @@ struct lex {
 	const char *p, *end;
 };
 
-static void skip_cfws(struct lex *l)
+/* Skip folding white space and comments, nested ones included
+ * (RFC 5322 §3.2.2); bounded by the input since every step consumes a byte.
+ * Shared by the Content-* lexer here and the address lexer in mime_addr.c. */
+const char *mime__skip_cfws(const char *p, const char *end)
 {
-	while (l->p < l->end) {
-		if (isspace((unsigned char)*l->p)) {
-			l->p++;
-		} else if (*l->p == '(') {
-			int depth = 0;
+	while (p < end) {
+		int depth = 0;
 
-			/* Nested comments (RFC 5322 §3.2.2); bounded by the
-			 * input since every step consumes a byte. */
-			for (; l->p < l->end; l->p++) {
-				if (*l->p == '\\' && l->p + 1 < l->end)
-					l->p++;
-				else if (*l->p == '(')
-					depth++;
-				else if (*l->p == ')' && --depth == 0) {
-					l->p++;
-					break;
-				}
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+			p++;
+			continue;
+		}
+		if (*p != '(')
+			return p;
+		for (; p < end; p++) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '(')
+				depth++;
+			else if (*p == ')' && --depth == 0) {
+				p++;
+				break;
 			}
-		} else {
-			return;
 		}
 	}
+	return p;
+}
+
+static void skip_cfws(struct lex *l)
+{
+	l->p = mime__skip_cfws(l->p, l->end);
 }
 
 static bool is_tspecial(char c)

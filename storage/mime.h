@@ -218,4 +218,9 @@ void mime__addr_list_deinit(struct mime_addr_list *list);
 /* xmalloc'ed NUL-terminated copy of s[0..n). */
 char *mime__strndup(const char *s, size_t n);
 
+/* Return the first byte at or after p (before end) that is neither
+ * folding white space nor inside a comment (RFC 5322 §3.2.2 CFWS); end when
+ * there is none.  Nested comments and quoted pairs are honoured. */
+const char *mime__skip_cfws(const char *p, const char *end);
+
 #endif

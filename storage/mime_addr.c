@@ -18,28 +18,7 @@ struct alex {
 
 static void a_skip(struct alex *l)
 {
-	while (l->p < l->end) {
-		char c = *l->p;
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			l->p++;
-		} else if (c == '(') {
-			int depth = 0;
-
-			for (; l->p < l->end; l->p++) {
-				if (*l->p == '\\' && l->p + 1 < l->end)
-					l->p++;
-				else if (*l->p == '(')
-					depth++;
-				else if (*l->p == ')' && --depth == 0) {
-					l->p++;
-					break;
-				}
-			}
-		} else {
-			return;
-		}
-	}
+	l->p = mime__skip_cfws(l->p, l->end);
 }
 
 static bool a_special(char c)
