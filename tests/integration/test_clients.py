@@ -2,6 +2,7 @@
 """Real POP3 clients against the daemon: curl, fetchmail, gnutls-cli."""
 
 import os
+import re
 import random
 import select
 import subprocess
@@ -45,6 +46,9 @@ def strip_fetchmail_received(data):
         raise AssertionError("first Received: is not fetchmail's: %r" % head)
     return b"\n".join(lines[i:])
 
+
+# A complete POP3 status line in a client's output.
+REPLY_LINE = re.compile(rb"(?m)^[+-](?:OK|ERR)[^\n]*\n")
 
 class Fetchmail:
     """A fetchmail run in its own HOME with a generated rc file; each
@@ -249,22 +253,26 @@ class ClientsTest(DaemonTestCase):
 
         try:
             until(lambda b: b"Handshake was completed" in b, "handshake")
+
+            def reply(since):
+                # One whole reply line: gnutls-cli may hand it over in
+                # pieces, and a piece must not count as the next reply.
+                return lambda b: REPLY_LINE.search(b[since:])
+
             start = len(buf)
             send("USER alice")
-            until(lambda b: b"+OK" in b[start:], "USER reply")
+            until(reply(start), "USER reply")
             start = len(buf)
             send("PASS alice-pw")
-            until(lambda b: b"+OK" in b[start:] or b"-ERR" in b[start:],
-                  "PASS reply")
+            until(reply(start), "PASS reply")
             self.assertIn(b"+OK", buf[start:], buf[start:])
             start = len(buf)
             send("STAT")
-            until(lambda b: b"\n" in b[start:] and b"OK" in b[start:],
-                  "STAT reply")
-            self.assertIn(b"+OK 2 ", buf[start:])
+            until(reply(start), "STAT reply")
+            self.assertRegex(buf[start:], rb"(?m)^\+OK 2 \d+\r?$")
             start = len(buf)
             send("QUIT")
-            until(lambda b: b"+OK" in b[start:], "QUIT reply")
+            until(reply(start), "QUIT reply")
             p.stdin.close()
             p.wait(timeout=20)
         finally:
