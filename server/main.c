@@ -1,7 +1,6 @@
 /*
  * postofficed: the daemon's entry point.  Reads the configuration, loads
- * the TLS credentials, binds the listeners (POP3, POP3S, LMTP; IMAP is not
- * implemented yet and its listeners are skipped with a log line), drops
+ * the TLS credentials, binds the listeners (IMAP, IMAPS, POP3, POP3S, LMTP), drops
  * privileges when started as root, opens the account directory and the
  * store, and runs the libuv loop until SIGTERM/SIGINT (graceful stop).
  * SIGHUP reloads the configuration file (with the same -o overrides) and
@@ -11,6 +10,7 @@
 #include "log.h"
 
 #include "auth.h"
+#include "imap.h"
 #include "lmtp.h"
 #include "pop3.h"
 #include "store.h"
@@ -93,16 +93,20 @@ static void open_listeners(struct srv *s)
 	const struct po_config *cfg = s->config;
 	int r = 0;
 
-	log_skipped(&cfg->imap_listen, "imap", "IMAP is not implemented yet");
-	log_skipped(&cfg->imaps_listen, "imaps", "IMAP is not implemented yet");
+	r |= listener__open(s, &cfg->imap_listen, &imap_protocol, false);
 	r |= listener__open(s, &cfg->pop3_listen, &pop3_protocol, false);
 	r |= listener__open(s, &cfg->lmtp_listen, &lmtp_protocol, false);
-	if (s->creds != NULL)
+	if (s->creds != NULL) {
+		r |= listener__open(s, &cfg->imaps_listen, &imap_protocol,
+		                    true);
 		r |= listener__open(s, &cfg->pop3s_listen, &pop3_protocol,
 		                    true);
-	else
+	} else {
+		log_skipped(&cfg->imaps_listen, "imaps",
+		            "no tls_cert configured");
 		log_skipped(&cfg->pop3s_listen, "pop3s",
 		            "no tls_cert configured");
+	}
 	if (r != 0)
 		fatalx("cannot open the listeners");
 }

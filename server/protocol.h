@@ -110,6 +110,12 @@ struct po_protocol {
 	 * once, after any job in flight has finished.  Nothing written now is
 	 * sent. */
 	void (*on_close)(struct po_conn *c, enum po_close_why why);
+	/* A change was committed to the mailbox this connection watches
+	 * (conn_watch), or the watch's poll interval (PO_WATCH_POLL_MS)
+	 * passed, so that changes made by another process can be looked
+	 * for.  Runs on the loop, possibly while a job is in flight.  May be
+	 * NULL. */
+	void (*on_notify)(struct po_conn *c);
 	/* The core's words, in this protocol, each a complete reply with its
 	 * line end ("-ERR ...\r\n").  The core sends msg_line_too_long for an
 	 * over-long line (outside long-line mode) and counts it as a bad
@@ -182,6 +188,15 @@ bool conn_tls_available(const struct po_conn *c);
 /* Whether a plaintext password may be accepted on this connection now
  * (plaintext_auth, the client's address, and whether TLS is on). */
 bool conn_plaintext_auth_allowed(const struct po_conn *c);
+
+/* How often a watching connection gets on_notify without a change. */
+#define PO_WATCH_POLL_MS 30000
+
+/* Watch a mailbox of an account for changes committed through this daemon's
+ * store (store_set_change_cb): on_notify runs on the loop after each one.
+ * mailbox_id 0 watches every mailbox of the account; account_id 0 stops
+ * watching.  Replaces any earlier watch of c; ends when c closes. */
+void conn_watch(struct po_conn *c, int64_t account_id, int64_t mailbox_id);
 
 /* The session has logged in as user: logs name the account from now on and
  * the idle timeout replaces the pre-login timeout. */

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct po_buf;
+
 enum store_error {
 	STORE_OK = 0,
 	STORE_E_TEMP = -1,     /* I/O error, database busy or corrupt */
@@ -188,5 +190,259 @@ void store_set_change_cb(struct store *store, store_change_cb *cb, void *ctx);
  * STORE_E_TEMP (then *changed_r is false and the baseline is unchanged).
  */
 int store_account_changed(struct store_account *a, bool *changed_r);
+
+/* ===================================================================
+ * IMAP's view of the store (issue 3).  Everything below is the mailbox
+ * hierarchy, flags and keywords, copies and moves, the MIME metadata
+ * parsed once at append, and the change log a selected session reads.
+ * =================================================================== */
+
+/* Mailbox names are UTF-8 (IMAP's modified UTF-7 is decoded by the IMAP
+ * module), '/'-separated, at most STORE_MAILBOX_NAME_MAX bytes, with no
+ * empty level (no leading, trailing or doubled '/'), no control bytes and
+ * no level "." or "..".  "INBOX" in any case is the inbox and is stored as
+ * "INBOX"; "inbox/x" is a child of it and is stored as "INBOX/x".  The
+ * store refuses other names with STORE_E_INVALID (the IMAP module checks
+ * first, so the client gets a clear reason). */
+#define STORE_MAILBOX_NAME_MAX 1000
+#define STORE_MAILBOX_DEPTH_MAX 32
+/* Mailboxes per account (STORE_E_LIMIT past it). */
+#define STORE_MAILBOXES_MAX 10000
+/* Keywords (IMAP custom flags) per account: bit i of a keyword mask is the
+ * keyword with id i (store_keyword_names).  A new keyword past the limit
+ * is STORE_E_LIMIT. */
+#define STORE_KEYWORDS_MAX 64
+/* Longest keyword (IMAP atom) we keep. */
+#define STORE_KEYWORD_LEN_MAX 100
+
+/* Is name a valid mailbox name by the rules above?  Pure; no store. */
+bool store_mailbox_name_valid(const char *name);
+
+/* One mailbox of store_mailbox_list. */
+struct store_mailbox {
+	int64_t id;
+	char *name;        /* UTF-8, "INBOX" spelled so */
+	char *special_use; /* "\\Sent" ..., or NULL (RFC 6154) */
+	bool subscribed;
+	/* A \Noselect placeholder: a mailbox deleted while it had children
+	 * (RFC 9051 §6.3.4); it holds no messages and cannot be selected. */
+	bool noselect;
+};
+
+/* Every mailbox of the account sorted by name (bytewise), INBOX first, in
+ * a malloc'd array freed with store_mailbox_list_free. */
+int store_mailbox_list(struct store_account *a, struct store_mailbox **list_r,
+                       size_t *n_r);
+void store_mailbox_list_free(struct store_mailbox *list, size_t n);
+
+/*
+ * Create name.  Missing superior levels are created too (RFC 9051 §6.3.3:
+ * "a/b/c" creates "a" and "a/b"); an existing \Noselect placeholder of
+ * that name becomes a real mailbox again.  special_use may be NULL.  New
+ * mailboxes are subscribed.  STORE_E_EXISTS if it exists (and is not a
+ * placeholder), STORE_E_INVALID for a bad name, STORE_E_LIMIT past
+ * STORE_MAILBOXES_MAX.  *id_r (may be NULL) is the new id.
+ */
+int store_mailbox_create(struct store_account *a, const char *name,
+                         const char *special_use, int64_t *id_r);
+
+/*
+ * Delete name and its messages (RFC 9051 §6.3.4).  A mailbox with children
+ * is not removed but emptied and marked \Noselect; a \Noselect mailbox with
+ * children is STORE_E_EXISTS ("has children"); deleting a \Noselect
+ * mailbox without children removes it.  INBOX is STORE_E_INVALID;
+ * STORE_E_NOTFOUND if there is none.  Announces STORE_CHANGE_EXPUNGE for
+ * it (so a session that has it selected learns it is gone).
+ */
+int store_mailbox_delete(struct store_account *a, const char *name);
+
+/*
+ * Rename from to to, with every child ("from/x" becomes "to/x"), keeping
+ * ids, UIDVALIDITY and messages (RFC 9051 §6.3.6).  Superior levels of to
+ * are created as for create.  Renaming INBOX moves all its messages to a
+ * new mailbox to (with new UIDs) and leaves INBOX empty; INBOX's children
+ * are not moved.  STORE_E_NOTFOUND, STORE_E_EXISTS (to exists),
+ * STORE_E_INVALID (bad name, to INBOX, or to inside from).
+ */
+int store_mailbox_rename(struct store_account *a, const char *from,
+                         const char *to);
+
+/* Subscribe or unsubscribe name (RFC 9051 §6.3.7); a name that does not
+ * exist may be subscribed (it is kept in the list of subscriptions). */
+int store_subscribe(struct store_account *a, const char *name, bool on);
+/* The subscribed names, existing or not, sorted, in a malloc'd array of
+ * malloc'd strings freed with store_strv_free. */
+int store_subscriptions(struct store_account *a, char ***names_r, size_t *n_r);
+void store_strv_free(char **v, size_t n);
+
+/* STATUS counts (RFC 9051 §6.3.11, RFC 8438 SIZE). */
+struct store_mailbox_status {
+	uint32_t messages, unseen, deleted;
+	uint64_t size;         /* bytes of all messages */
+	uint64_t deleted_size; /* bytes of the \Deleted ones */
+	uint32_t uidnext, uidvalidity;
+	uint64_t highestmodseq;
+};
+int store_mailbox_status(struct store_account *a, int64_t mailbox_id,
+                         struct store_mailbox_status *st_r);
+
+/* The keyword names by id: a malloc'd array of STORE_KEYWORDS_MAX entries,
+ * entry i the name of bit i or NULL when unused; free with store_strv_free
+ * (n = STORE_KEYWORDS_MAX). */
+int store_keyword_names(struct store_account *a, char ***names_r);
+/*
+ * The mask of these keyword names (compared case-insensitively, RFC 9051
+ * §2.3.2).  With create, unknown names get ids (in their own committed
+ * transaction); otherwise unknown names are left out of the mask.
+ * STORE_E_LIMIT when creating would pass STORE_KEYWORDS_MAX,
+ * STORE_E_INVALID for a name that is not an IMAP atom or starts with "\".
+ */
+int store_keyword_mask(struct store_account *a, const char *const *names,
+                       size_t n, bool create, uint64_t *mask_r);
+
+/*
+ * One message's listing in a mailbox, with what SEARCH can answer without
+ * reading the body.  (struct store_msg above carries uid, size,
+ * internal_date, modseq, flags and uidl.)
+ */
+struct store_msg_ext {
+	struct store_msg m;
+	uint64_t keywords;  /* keyword mask */
+	int64_t sent_date;  /* the Date: header as seconds since the epoch
+	                       with its zone applied, or 0 if none/invalid */
+	uint64_t hdr_len;   /* bytes of the message header, blank line
+	                       included (BODY[HEADER]) */
+};
+
+/* The messages whose UID is in [uid_lo, uid_hi], ascending UID, in a
+ * malloc'd array (NULL when *n_r is 0). */
+int store_list_ext(struct store_account *a, int64_t mailbox_id,
+                   uint32_t uid_lo, uint32_t uid_hi,
+                   struct store_msg_ext **msgs_r, size_t *n_r);
+
+/*
+ * What changed in a mailbox since modseq (a session's last known
+ * HIGHESTMODSEQ): *expunged_r the UIDs expunged after it (ascending, from
+ * the expunged table), *changed_r the messages whose MODSEQ is greater
+ * (ascending UID; new messages and flag changes alike), and *info_r the
+ * mailbox's counters now.  All read in one snapshot.  Either array may be
+ * NULL with count 0.  STORE_E_NOTFOUND if the mailbox was deleted.
+ */
+int store_changes_since(struct store_account *a, int64_t mailbox_id,
+                        uint64_t modseq, uint32_t **expunged_r,
+                        size_t *n_expunged_r, struct store_msg_ext **changed_r,
+                        size_t *n_changed_r,
+                        struct store_mailbox_info *info_r);
+
+/* Options of store_append_ex (zero: now, no flags, fresh UIDL). */
+struct store_append_opts {
+	int64_t internal_date; /* 0: now */
+	uint32_t flags;        /* STORE_F_* */
+	uint64_t keywords;     /* keyword mask (ids already made) */
+	const char *uidl;      /* NULL: a fresh one */
+};
+
+/* store_append with keywords; also returns the mailbox's UIDVALIDITY for
+ * APPENDUID (RFC 4315).  Parses the message's MIME structure (ENVELOPE,
+ * BODYSTRUCTURE, section offsets, Date) and stores it in the same
+ * transaction.  uidvalidity_r may be NULL. */
+int store_append_ex(struct store_account *a, int64_t mailbox_id,
+                    const void *data, size_t len,
+                    const struct store_append_opts *opts, uint32_t *uid_r,
+                    uint32_t *uidvalidity_r);
+
+enum store_flag_op {
+	STORE_FLAGS_SET,    /* FLAGS */
+	STORE_FLAGS_ADD,    /* +FLAGS */
+	STORE_FLAGS_REMOVE, /* -FLAGS */
+};
+
+/* One message's flags after store_set_flags. */
+struct store_flag_result {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t keywords;
+	uint64_t modseq;
+	bool changed; /* this call changed it (and gave it a new MODSEQ) */
+};
+
+/*
+ * Change the flags of the messages with these UIDs (ascending) in one
+ * durable transaction.  Each message that changes gets a new MODSEQ (one
+ * per call, shared, RFC 7162 §3.1) and the mailbox's HIGHESTMODSEQ is
+ * bumped.  unchangedsince > 0 skips messages whose MODSEQ is greater
+ * (reported with changed false; RFC 7162 §3.1.3).  *res_r lists every UID
+ * still present, in order; missing UIDs are skipped.  Announces
+ * STORE_CHANGE_FLAGS when anything changed.
+ */
+int store_set_flags(struct store_account *a, int64_t mailbox_id,
+                    const uint32_t *uids, size_t n, enum store_flag_op op,
+                    uint32_t flags, uint64_t keywords, uint64_t unchangedsince,
+                    struct store_flag_result **res_r, size_t *n_res_r);
+
+/*
+ * Copy (move false) or move the messages with these UIDs (ascending) from
+ * src to dst in one durable transaction (RFC 9051 §6.4.7, RFC 6851).
+ * Copies keep flags, keywords, internal date and MIME metadata, get new
+ * UIDs in dst (in the order of uids) and fresh UIDLs; a move keeps the
+ * message's UIDL and records the source UIDs as expunged.  Missing UIDs
+ * are skipped.  *src_uids_r and *dst_uids_r (malloc'd, *n_r entries, may
+ * be NULL when 0) pair old and new UIDs for COPYUID (RFC 4315), and
+ * *dst_uidvalidity_r is dst's UIDVALIDITY.  Announces APPEND on dst and,
+ * for a move, EXPUNGE on src.  src == dst is allowed for copy.
+ */
+int store_copy(struct store_account *a, int64_t src, const uint32_t *uids,
+               size_t n, int64_t dst, bool move, uint32_t *dst_uidvalidity_r,
+               uint32_t **src_uids_r, uint32_t **dst_uids_r, size_t *n_r);
+
+/* Which precomputed IMAP text store_msg_meta returns. */
+enum store_meta_kind {
+	STORE_META_ENVELOPE,      /* "(date subject from ...)" */
+	STORE_META_BODY,          /* BODY, non-extensible form */
+	STORE_META_BODYSTRUCTURE, /* BODYSTRUCTURE, extensible form */
+};
+
+/* Append the message's precomputed ENVELOPE / BODY / BODYSTRUCTURE text,
+ * exactly as IMAP sends it (strings quoted or as literals), to out.
+ * STORE_E_EXPUNGED if the message is gone. */
+int store_msg_meta(struct store_account *a, int64_t mailbox_id, uint32_t uid,
+                   enum store_meta_kind kind, struct po_buf *out);
+
+/*
+ * Where a body part of a message lies (RFC 9051 §6.4.5 section numbers).
+ * path[0..depth) are the part numbers ("1.2.3" is {1,2,3}); depth 0 is the
+ * message itself.  Numbering: the message, and every message/rfc822 part's
+ * encapsulated message, number the parts of their body: the children of a
+ * multipart body, or 1 for a non-multipart body (which is then the
+ * message's own body: "1" of a text/plain message is its text).  The
+ * children of a nested multipart part are numbered in turn.  A leaf that
+ * is not a message has no sub-parts (STORE_E_NOTFOUND, as for a number
+ * past the last part).
+ *
+ * Offsets are into the stored message (store_read):
+ *   mime_*: the part's own MIME header (for depth 0: the message header),
+ *           blank line included (BODY[n.MIME]);
+ *   body_*: the part's body (BODY[n]; depth 0: the text);
+ *   is_message: the part is message/rfc822 (or message/global) with an
+ *           encapsulated message; then msg_hdr_* / msg_text_* are its header
+ *           and text (BODY[n.HEADER], BODY[n.TEXT]).  Depth 0 always has
+ *           is_message, with msg_hdr = mime and msg_text = body.
+ *   is_multipart, encoding (lower-case Content-Transfer-Encoding of the
+ *           part, "7bit" by default; for BINARY[]), type/subtype
+ *           lower-case.
+ */
+struct store_section {
+	uint64_t mime_off, mime_len;
+	uint64_t body_off, body_len;
+	bool is_message;
+	uint64_t msg_hdr_off, msg_hdr_len;
+	uint64_t msg_text_off, msg_text_len;
+	bool is_multipart;
+	char encoding[32];
+	char type[64], subtype[64];
+};
+int store_section_find(struct store_account *a, int64_t mailbox_id,
+                       uint32_t uid, const uint32_t *path, size_t depth,
+                       struct store_section *sec_r);
 
 #endif

@@ -216,6 +216,13 @@ void fake_tls_ready(struct po_conn *c)
 	pump(c);
 }
 
+void fake_notify(struct po_conn *c)
+{
+	if (c->proto->on_notify != NULL)
+		c->proto->on_notify(c);
+	pump(c);
+}
+
 /* --- the conn_* functions of protocol.h ------------------------------- */
 
 void *conn_session(struct po_conn *c)
@@ -335,6 +342,12 @@ bool conn_plaintext_auth_allowed(const struct po_conn *c)
 void conn_set_user(struct po_conn *c, const char *user)
 {
 	snprintf(c->user, sizeof(c->user), "%s", user);
+}
+
+void conn_watch(struct po_conn *c, int64_t account_id, int64_t mailbox_id)
+{
+	c->watch_account = account_id;
+	c->watch_mailbox = account_id != 0 ? mailbox_id : 0;
 }
 
 void conn_delay(struct po_conn *c, unsigned ms)

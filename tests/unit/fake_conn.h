@@ -60,6 +60,7 @@ struct po_conn {
 	unsigned max_bad;
 	unsigned starttls_calls;
 	char user[128];
+	int64_t watch_account, watch_mailbox; /* conn_watch */
 	struct po_job *job; /* submitted, not yet run */
 	void (*job_work)(struct po_job *j);
 };
@@ -78,5 +79,8 @@ int fake_line(struct po_conn *c, const char *line);
 char *fake_take(struct po_conn *c);
 /* The in-band TLS handshake "finished". */
 void fake_tls_ready(struct po_conn *c);
+/* Run the module's on_notify (as after a change to the watched mailbox),
+ * then any job it submitted. */
+void fake_notify(struct po_conn *c);
 
 #endif
