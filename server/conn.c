@@ -55,6 +55,7 @@ void conn__maybe_finish_close(struct po_conn *c)
 	if (c->close_when_flushed && conn_output_pending(c) > 0)
 		return;
 	c->close_started = true;
+	srv__watch_remove(c);
 	if (c->started && !c->on_close_done && c->proto->on_close != NULL) {
 		c->on_close_done = true;
 		c->proto->on_close(c, c->why);

@@ -56,6 +56,7 @@ void srv_stop(struct srv *s)
 		return;
 	s->stopping = true;
 	listener__close_all(s);
+	srv__watch_stop(s);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next; /* c may be unlinked only in a close callback */
 		conn__shutdown(c);
@@ -67,6 +68,7 @@ void srv_deinit(struct srv *s)
 	size_t i;
 
 	tls__creds_unref(&s->creds);
+	srv__watch_deinit(s);
 	for (i = 0; i < s->n_old_configs; i++)
 		free(s->old_configs[i]);
 	free(s->old_configs);

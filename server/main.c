@@ -1,7 +1,7 @@
 /*
  * postofficed: the daemon's entry point.  Reads the configuration, loads
- * the TLS credentials, binds the listeners (IMAP, IMAPS, POP3, POP3S, LMTP), drops
- * privileges when started as root, opens the account directory and the
+ * the TLS credentials, binds the listeners (IMAP, IMAPS, POP3, POP3S, LMTP),
+ * drops privileges when started as root, opens the account directory and the
  * store, and runs the libuv loop until SIGTERM/SIGINT (graceful stop).
  * SIGHUP reloads the configuration file (with the same -o overrides) and
  * the TLS credentials; listeners are not rebound.
@@ -210,6 +210,7 @@ static void setup(struct daemon *d)
 	open_listeners(&d->srv);
 	drop_privileges(d->srv.config);
 	open_services(&d->srv);
+	srv__watch_start(&d->srv);
 	start_signals(d);
 }
 

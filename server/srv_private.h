@@ -53,6 +53,35 @@ struct srv_listener {
 	char addr[96]; /* "127.0.0.1:1110", for logs */
 };
 
+/* Buckets of the account -> watching connections table. */
+#define SRV_WATCH_BUCKETS 4096
+/* Changes queued between two wake-ups of the loop before they are merged
+ * into "notify every watcher". */
+#define SRV_WATCH_QUEUE_MAX 4096
+/* How often the poll sweep runs (each watcher is notified once per
+ * PO_WATCH_POLL_MS). */
+#define SRV_WATCH_SWEEP_MS 1000
+
+struct srv_change {
+	int64_t account_id, mailbox_id;
+};
+
+/* Change announcements from the store's worker threads to the loop
+ * (watch.c). */
+struct srv_watch {
+	uv_async_t async;
+	uv_timer_t sweep;
+	bool started;
+	/* Filled by worker threads under lock, drained by the loop. */
+	uv_mutex_t lock;
+	struct srv_change *queue;
+	size_t n_queue;
+	bool overflow;
+	/* Connections watching, by account id. */
+	struct po_conn *buckets[SRV_WATCH_BUCKETS];
+	uint64_t generation; /* of the current delivery round */
+};
+
 /* The daemon: one per process, lives on the loop thread. */
 struct srv {
 	uv_loop_t *loop;
@@ -67,6 +96,7 @@ struct srv {
 	unsigned n_refused;    /* refused, still flushing */
 	struct srv_ip_count *ips[SRV_IP_BUCKETS];
 	bool stopping;
+	struct srv_watch watch;
 	char read_buf[SRV_READ_BUF]; /* lent to one read callback at a time */
 };
 
@@ -112,7 +142,13 @@ struct po_conn {
 	bool implicit_tls;
 	bool starttls_pending; /* waiting for the go-ahead to be sent */
 	bool logged_in;
-	max_align_t session[]; /* the module's area */
+	/* conn_watch: the mailbox watched (account 0: none) and the links of
+	 * its bucket in srv->watch. */
+	int64_t watch_account, watch_mailbox;
+	struct po_conn *watch_prev, *watch_next;
+	uint64_t watch_generation; /* last round that notified it */
+	uint64_t watch_last_ms;    /* uv_now of its last notification */
+	max_align_t session[];     /* the module's area */
 };
 
 /* loop.c */
@@ -130,6 +166,18 @@ void srv_stop(struct srv *s);
 void srv_deinit(struct srv *s);
 void srv__count_ip(struct srv *s, const char *ip, int delta);
 unsigned srv__ip_connections(struct srv *s, const char *ip);
+
+/* watch.c */
+/* Route the store's change announcements to watching connections
+ * (conn_watch): sets the store's change callback.  Call on the loop after
+ * the store is open. */
+void srv__watch_start(struct srv *s);
+/* Close the handles (at stop) and clear the store's callback. */
+void srv__watch_stop(struct srv *s);
+/* Free what start made (after uv_run returned). */
+void srv__watch_deinit(struct srv *s);
+/* Stop c's watch (it is closing). */
+void srv__watch_remove(struct po_conn *c);
 
 /* conn.c: lifecycle */
 void conn__accept(struct srv_listener *l);

@@ -16,14 +16,12 @@
 
 static const struct imap_command commands[] = {
         /* RFC 9051 §6.1: any state. */
-        {"CAPABILITY", IMAP_S_ANY, INLINE, NULL, imap_cmd_capability_run,
-         NULL},
+        {"CAPABILITY", IMAP_S_ANY, INLINE, NULL, imap_cmd_capability_run, NULL},
         {"NOOP", IMAP_S_ANY, 0, NULL, imap_cmd_noop_run, NULL},
         {"LOGOUT", IMAP_S_ANY, INLINE, NULL, imap_cmd_logout_run, NULL},
         {"ID", IMAP_S_ANY, INLINE, imap_cmd_id_parse, imap_cmd_id_run, NULL},
         /* §6.2: not authenticated. */
-        {"STARTTLS", IMAP_S_NOTAUTH, INLINE, NULL, imap_cmd_starttls_run,
-         NULL},
+        {"STARTTLS", IMAP_S_NOTAUTH, INLINE, NULL, imap_cmd_starttls_run, NULL},
         {"AUTHENTICATE", IMAP_S_NOTAUTH, INLINE | NOSYNC,
          imap_cmd_authenticate_parse, imap_cmd_authenticate_run, NULL},
         {"LOGIN", IMAP_S_NOTAUTH, NOSYNC, imap_cmd_login_parse,
@@ -39,8 +37,8 @@ static const struct imap_command commands[] = {
          imap_cmd_create_run, NULL},
         {"DELETE", IMAP_S_AUTHED, 0, imap_cmd_mailbox_name_parse,
          imap_cmd_delete_run, NULL},
-        {"RENAME", IMAP_S_AUTHED, 0, imap_cmd_rename_parse,
-         imap_cmd_rename_run, NULL},
+        {"RENAME", IMAP_S_AUTHED, 0, imap_cmd_rename_parse, imap_cmd_rename_run,
+         NULL},
         {"SUBSCRIBE", IMAP_S_AUTHED, 0, imap_cmd_mailbox_name_parse,
          imap_cmd_subscribe_run, NULL},
         {"UNSUBSCRIBE", IMAP_S_AUTHED, 0, imap_cmd_mailbox_name_parse,
@@ -51,12 +49,11 @@ static const struct imap_command commands[] = {
          imap_cmd_list_free},
         {"NAMESPACE", IMAP_S_AUTHED, INLINE, NULL, imap_cmd_namespace_run,
          NULL},
-        {"STATUS", IMAP_S_AUTHED, 0, imap_cmd_status_parse,
-         imap_cmd_status_run, imap_cmd_status_free},
+        {"STATUS", IMAP_S_AUTHED, 0, imap_cmd_status_parse, imap_cmd_status_run,
+         imap_cmd_status_free},
         {"APPEND", IMAP_S_AUTHED, IMAP_CMD_APPEND, imap_cmd_append_parse,
          imap_cmd_append_run, imap_cmd_append_free},
-        {"IDLE", IMAP_S_AUTHED, INLINE | NOSYNC, NULL, imap_cmd_idle_run,
-         NULL},
+        {"IDLE", IMAP_S_AUTHED, INLINE | NOSYNC, NULL, imap_cmd_idle_run, NULL},
         /* §6.4: selected. */
         {"CHECK", IMAP_S_SELECTED, 0, NULL, imap_cmd_check_run, NULL},
         {"CLOSE", IMAP_S_SELECTED, NOSYNC, NULL, imap_cmd_close_run, NULL},

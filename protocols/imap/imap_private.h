@@ -83,7 +83,7 @@ enum imap_state {
  */
 struct imap_selected {
 	int64_t id;
-	char *name; /* UTF-8, as the store spells it */
+	char *name;    /* UTF-8, as the store spells it */
 	bool readonly; /* EXAMINE, or the mailbox became read-only */
 	uint32_t uidvalidity;
 	uint32_t *uids;
@@ -109,16 +109,16 @@ struct imap_cmd;
 struct imap_session {
 	enum imap_state state;
 	/* Command assembly (imap_session.c). */
-	struct po_buf cmdbuf;            /* lines and literals, back to back */
-	struct imap_input_part *parts;   /* into cmdbuf once complete */
+	struct po_buf cmdbuf;          /* lines and literals, back to back */
+	struct imap_input_part *parts; /* into cmdbuf once complete */
 	size_t n_parts, cap_parts;
-	size_t *part_off;                /* offsets into cmdbuf */
-	uint64_t literal_total;          /* literal bytes of this command */
-	bool skipping;        /* discarding a refused {N+} literal's bytes */
+	size_t *part_off;       /* offsets into cmdbuf */
+	uint64_t literal_total; /* literal bytes of this command */
+	bool skipping;          /* discarding a refused {N+} literal's bytes */
 	char skip_tag[IMAP_TAG_MAX + 1]; /* tag for the BAD after skipping */
 	const char *skip_error;
-	bool idling;          /* IDLE accepted; DONE ends it */
-	bool notify_pending;  /* on_notify came while a job ran */
+	bool idling;         /* IDLE accepted; DONE ends it */
+	bool notify_pending; /* on_notify came while a job ran */
 	bool job_running;
 	bool logout;          /* BYE sent; close after the job */
 	struct imap_cmd *cur; /* the command running (job or paused) */
@@ -127,12 +127,12 @@ struct imap_session {
 	bool sasl_wait;
 	char sasl_tag[IMAP_TAG_MAX + 1];
 	/* ENABLE (RFC 5161): what the client turned on. */
-	bool enabled_rev2;    /* IMAP4rev2 */
-	bool enabled_utf8;    /* UTF8=ACCEPT (RFC 6855) */
+	bool enabled_rev2; /* IMAP4rev2 */
+	bool enabled_utf8; /* UTF8=ACCEPT (RFC 6855) */
 	/* After login. */
 	struct auth_account account;
 	struct store_account *acct;
-	char **kw_names; /* store_keyword_names cache, or NULL */
+	char **kw_names;          /* store_keyword_names cache, or NULL */
 	struct imap_selected sel; /* valid in IMAP_S_SELECTED */
 };
 
@@ -147,14 +147,14 @@ enum {
 
 /* struct imap_command.flags */
 enum {
-	IMAP_CMD_INLINE = 1u << 0,   /* run on the loop thread, no job */
-	IMAP_CMD_UID = 1u << 1,      /* may follow "UID " */
+	IMAP_CMD_INLINE = 1u << 0,    /* run on the loop thread, no job */
+	IMAP_CMD_UID = 1u << 1,       /* may follow "UID " */
 	IMAP_CMD_NOEXPUNGE = 1u << 2, /* without UID: no EXPUNGE updates
 	                                 (FETCH, STORE, SEARCH; §7.5.1) */
-	IMAP_CMD_NOSYNC = 1u << 3,   /* no untagged updates at all */
-	IMAP_CMD_APPEND = 1u << 4,   /* its literal may be a whole message
-	                                (max_message_size, not
-	                                IMAP_CMD_MAX_BYTES) */
+	IMAP_CMD_NOSYNC = 1u << 3,    /* no untagged updates at all */
+	IMAP_CMD_APPEND = 1u << 4,    /* its literal may be a whole message
+	                                 (max_message_size, not
+	                                 IMAP_CMD_MAX_BYTES) */
 };
 
 /* One command being run.  Owned by the session (s->cur). */
@@ -163,19 +163,19 @@ struct imap_cmd {
 	struct po_conn *c; /* for INLINE commands only (loop thread) */
 	const struct imap_command *def;
 	char tag[IMAP_TAG_MAX + 1];
-	bool uid;                 /* "UID FETCH" ... */
-	struct imap_arena arena;  /* the argument tree lives here */
+	bool uid;                    /* "UID FETCH" ... */
+	struct imap_arena arena;     /* the argument tree lives here */
 	const struct imap_arg *args; /* first argument, NULL if none */
 	size_t nargs;
-	void *data;               /* the command's parsed form (parse sets,
-	                             def->free releases) */
-	struct po_buf out;        /* what run produced, sent after it */
-	unsigned step;            /* run calls before this one */
+	void *data;        /* the command's parsed form (parse sets,
+	                      def->free releases) */
+	struct po_buf out; /* what run produced, sent after it */
+	unsigned step;     /* run calls before this one */
 	/* The services and config, a snapshot for the worker. */
 	const struct po_env *env;
 	/* The result (imap_cmd_result). */
 	enum imap_status status;
-	char result[512];         /* "[CODE] text", no line end */
+	char result[512]; /* "[CODE] text", no line end */
 	bool result_set;
 	bool no_tagged; /* the framework writes no tagged line (IDLE's sync
 	                   step, LOGOUT writes its own) */
@@ -190,9 +190,9 @@ typedef int imap_run_fn(struct imap_cmd *cmd);
 typedef void imap_free_fn(void *data);
 
 struct imap_command {
-	const char *name; /* upper case */
-	unsigned states;  /* enum imap_state bits */
-	unsigned flags;   /* IMAP_CMD_* */
+	const char *name;     /* upper case */
+	unsigned states;      /* enum imap_state bits */
+	unsigned flags;       /* IMAP_CMD_* */
 	imap_parse_fn *parse; /* NULL: the command takes no arguments */
 	imap_run_fn *run;
 	imap_free_fn *free; /* NULL: free(data) */
@@ -205,8 +205,8 @@ const struct imap_command *imap_command_find(const char *name, size_t len);
 /* Set the tagged result: "tag OK|NO|BAD <fmt...>".  fmt usually starts with
  * a response code: imap_cmd_result(cmd, IMAP_NO, "[NONEXISTENT] No such
  * mailbox"). */
-void imap_cmd_result(struct imap_cmd *cmd, enum imap_status st,
-                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void imap_cmd_result(struct imap_cmd *cmd, enum imap_status st, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
 /* Map a store error to a NO result with the RFC 5530 code that fits
  * (STORE_E_TEMP: [UNAVAILABLE], NOQUOTA: [OVERQUOTA], NOTFOUND:
  * [NONEXISTENT], EXISTS: [ALREADYEXISTS], EXPUNGED: [EXPUNGEISSUED],
@@ -243,8 +243,7 @@ imap_run_fn imap_cmd_fetch_run;
 imap_free_fn imap_cmd_fetch_free;
 
 /* imap_search.c, imap_cmd_store.c */
-imap_parse_fn imap_cmd_search_parse, imap_cmd_store_parse,
-        imap_cmd_copy_parse;
+imap_parse_fn imap_cmd_search_parse, imap_cmd_store_parse, imap_cmd_copy_parse;
 imap_run_fn imap_cmd_search_run, imap_cmd_store_run, imap_cmd_copy_run,
         imap_cmd_move_run;
 imap_free_fn imap_cmd_search_free, imap_cmd_store_free, imap_cmd_copy_free;
@@ -284,8 +283,8 @@ uint32_t imap_sel_seq(const struct imap_session *s, uint32_t uid);
  * out (RFC 9051 §6.4.8).  "$" adds sel.searchres.  Returns 0 or -1.
  */
 int imap_sel_resolve(const struct imap_session *s,
-                     const struct imap_seqset *set, bool uid,
-                     uint32_t **uids_r, size_t *n_r, const char **error_r);
+                     const struct imap_seqset *set, bool uid, uint32_t **uids_r,
+                     size_t *n_r, const char **error_r);
 
 /* The session's keyword names (s->kw_names), refreshed from the store when
  * mask has a bit whose name is not cached.  Worker thread. */

@@ -14,6 +14,6 @@ target_compile_definitions(test_config PRIVATE
 
 add_executable(test_core_loop test_core_loop.c)
 target_include_directories(test_core_loop PRIVATE ${PROJECT_SOURCE_DIR}/server)
-target_link_libraries(test_core_loop PRIVATE po_server po_util
+target_link_libraries(test_core_loop PRIVATE po_server po_storage po_util
 	PkgConfig::CMOCKA)
 add_test(NAME test_core_loop COMMAND test_core_loop)

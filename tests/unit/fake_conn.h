@@ -61,7 +61,7 @@ struct po_conn {
 	unsigned starttls_calls;
 	char user[128];
 	int64_t watch_account, watch_mailbox; /* conn_watch */
-	struct po_job *job; /* submitted, not yet run */
+	struct po_job *job;                   /* submitted, not yet run */
 	void (*job_work)(struct po_job *j);
 };
 

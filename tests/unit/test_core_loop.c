@@ -3,8 +3,10 @@
  * echo module: greeting, pipelined lines with a worker job in the middle
  * (PO_AGAIN / conn_resume keeps the order), over-long lines, the
  * bad-command limit, the per-address connection limit, and a graceful stop
- * that leaves no handle open (uv_loop_close() == 0).  The client side runs
- * on a plain thread with blocking sockets.
+ * that leaves no handle open (uv_loop_close() == 0), and change
+ * announcements: a commit in the store reaches on_notify of exactly the
+ * connections watching that account's mailbox (conn_watch).  The client side
+ * runs on a plain thread with blocking sockets.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,13 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "srv_private.h"
+#include "store.h"
+
+/* The store of the running test, for the APPEND job. */
+static struct store *test_store;
+static int64_t inbox_id;
 
 struct echo_job {
 	struct po_job job;
 	int value;
+	bool append;
 };
 
 static int echo_connect(struct po_conn *c)
@@ -35,7 +44,24 @@ static int echo_connect(struct po_conn *c)
 
 static void echo_work(struct po_job *j)
 {
-	((struct echo_job *)j)->value = 42;
+	struct echo_job *ej = (struct echo_job *)j;
+	struct store_account *a = NULL;
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+
+	ej->value = 42;
+	if (!ej->append)
+		return;
+	/* A commit on a worker thread, as a delivery makes it. */
+	if (store_account_open(test_store, 1, &a) != STORE_OK ||
+	    store_append(a, inbox_id, msg, sizeof(msg) - 1, 0, 0, NULL, NULL) !=
+	            STORE_OK)
+		ej->value = -1;
+	store_account_close(&a);
+}
+
+static void echo_notify(struct po_conn *c)
+{
+	conn_write_str(c, "* notify\r\n");
 }
 
 static int echo_input(struct po_conn *c, const struct po_frame *f)
@@ -46,9 +72,23 @@ static int echo_input(struct po_conn *c, const struct po_frame *f)
 		conn_write_str(c, "+OK bye\r\n");
 		return PO_CLOSE;
 	}
-	if (f->len == 3 && memcmp(f->data, "JOB", 3) == 0) {
+	if (f->len == 5 && memcmp(f->data, "WATCH", 5) == 0) {
+		conn_watch(c, 1, inbox_id);
+		return conn_write_str(c, "+OK watching\r\n");
+	}
+	if (f->len == 5 && memcmp(f->data, "OTHER", 5) == 0) {
+		conn_watch(c, 2, 0);
+		return conn_write_str(c, "+OK watching\r\n");
+	}
+	if (f->len == 7 && memcmp(f->data, "UNWATCH", 7) == 0) {
+		conn_watch(c, 0, 0);
+		return conn_write_str(c, "+OK unwatched\r\n");
+	}
+	if ((f->len == 3 && memcmp(f->data, "JOB", 3) == 0) ||
+	    (f->len == 6 && memcmp(f->data, "APPEND", 6) == 0)) {
 		j = calloc(1, sizeof(*j));
 		assert_non_null(j);
+		j->append = f->len == 6;
 		assert_int_equal(conn_job_submit(c, &j->job, echo_work), 0);
 		return PO_AGAIN;
 	}
@@ -82,6 +122,7 @@ static const struct po_protocol echo_protocol = {
         .on_input = echo_input,
         .on_job_done = echo_job_done,
         .on_close = echo_close,
+        .on_notify = echo_notify,
         .msg_internal_error = "-ERR internal\r\n",
         .msg_line_too_long = "-ERR too long\r\n",
         .msg_too_many_errors = "-ERR too many errors\r\n",
@@ -91,6 +132,7 @@ static const struct po_protocol echo_protocol = {
 };
 
 struct fixture {
+	char dir[64];
 	uv_loop_t loop;
 	struct srv srv;
 	uv_async_t stop;
@@ -107,7 +149,12 @@ static int dial(uint16_t port)
 	                         .sin_port = htons(port)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+	struct timeval tv = {.tv_sec = 10};
+
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* A reply that never comes fails the test instead of hanging it. */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		return -1;
 	return fd;
@@ -200,6 +247,23 @@ static int setup(void **state)
 	assert_int_equal(config_load(cfg, NULL, o, 3, &err), 0);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
 	assert_int_equal(srv_init(&fx->srv, &fx->loop, cfg, &err), 0);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/po-core-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(store_new(fx->dir, &fx->srv.env.store, &err), 0);
+	assert_int_equal(store_account_create(fx->srv.env.store, 1), 0);
+	assert_int_equal(store_account_create(fx->srv.env.store, 2), 0);
+	{
+		struct store_account *a = NULL;
+		struct store_mailbox_info info;
+
+		assert_int_equal(store_account_open(fx->srv.env.store, 1, &a),
+		                 0);
+		assert_int_equal(store_mailbox_get(a, "INBOX", &info), 0);
+		inbox_id = info.id;
+		store_account_close(&a);
+	}
+	test_store = fx->srv.env.store;
+	srv__watch_start(&fx->srv);
 	*state = fx;
 	return 0;
 }
@@ -210,6 +274,16 @@ static int teardown(void **state)
 
 	srv_deinit(&fx->srv);
 	assert_int_equal(uv_loop_close(&fx->loop), 0);
+	store_account_remove(fx->srv.env.store, 1);
+	store_account_remove(fx->srv.env.store, 2);
+	store_free(&fx->srv.env.store);
+	test_store = NULL;
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+		assert_int_equal(system(cmd), 0);
+	}
 	free(fx);
 	return 0;
 }
@@ -292,6 +366,61 @@ static void test_graceful_stop_says_goodbye(void **state)
 	run(*state, script_shutdown);
 }
 
+static void script_watch(struct fixture *fx)
+{
+	int a = dial(fx->port), b = dial(fx->port), c;
+
+	EXPECT(fx, a, "+OK hello\r\n");
+	EXPECT(fx, b, "+OK hello\r\n");
+	send_str(a, "WATCH\r\n");
+	EXPECT(fx, a, "+OK watching\r\n");
+	send_str(b, "OTHER\r\n");
+	EXPECT(fx, b, "+OK watching\r\n");
+	close(b); /* per-address limit 2: make room for the writer */
+	c = dial(fx->port);
+	EXPECT(fx, c, "+OK hello\r\n");
+	/* A commit to account 1's INBOX reaches a, which watches it. */
+	send_str(c, "APPEND\r\n");
+	EXPECT(fx, c, "+OK job 42\r\n");
+	EXPECT(fx, a, "* notify\r\n");
+	/* Unwatched, a hears nothing of the next one. */
+	send_str(a, "UNWATCH\r\n");
+	EXPECT(fx, a, "+OK unwatched\r\n");
+	send_str(c, "APPEND\r\nping\r\n");
+	EXPECT(fx, c, "+OK job 42\r\necho ping\r\n");
+	send_str(a, "ping\r\n");
+	EXPECT(fx, a, "echo ping\r\n");
+	close(c);
+	close(a);
+}
+
+static void test_change_reaches_watchers(void **state)
+{
+	run(*state, script_watch);
+}
+
+static void script_watch_other_account(struct fixture *fx)
+{
+	int b = dial(fx->port), c = dial(fx->port);
+
+	EXPECT(fx, b, "+OK hello\r\n");
+	EXPECT(fx, c, "+OK hello\r\n");
+	send_str(b, "OTHER\r\n");
+	EXPECT(fx, b, "+OK watching\r\n");
+	/* Account 1 changes; b watches account 2 and is not told. */
+	send_str(c, "APPEND\r\nping\r\n");
+	EXPECT(fx, c, "+OK job 42\r\necho ping\r\n");
+	send_str(b, "ping\r\n");
+	EXPECT(fx, b, "echo ping\r\n");
+	close(c);
+	close(b);
+}
+
+static void test_change_skips_other_accounts(void **state)
+{
+	run(*state, script_watch_other_account);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +433,10 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_graceful_stop_says_goodbye,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_change_reaches_watchers,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_change_skips_other_accounts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("core_loop", tests, NULL, NULL);
