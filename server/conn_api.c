@@ -138,11 +138,3 @@ void conn_log(struct po_conn *c, int level, const char *fmt, ...)
 		log_msg(level, "%s %s %s ip=%s", c->id, c->proto->name, msg,
 		        c->peer);
 }
-
-void conn_watch(struct po_conn *c, int64_t account_id, int64_t mailbox_id)
-{
-	/* TODO(issue 3): wire store change announcements to on_notify. */
-	(void)c;
-	(void)account_id;
-	(void)mailbox_id;
-}
