@@ -29,16 +29,18 @@ static const char *const stmt_sql[STMT_COUNT] = {
         [STMT_ROLLBACK] = "ROLLBACK",
         [STMT_MAILBOX_BY_NAME] = "SELECT id, uidvalidity, uidnext,"
                                  " highestmodseq FROM mailboxes"
-                                 " WHERE name = ?1",
+                                 " WHERE name = ?1 AND NOT noselect",
         [STMT_MAILBOX_COUNTS] = "SELECT count(*), coalesce(sum(size), 0)"
                                 " FROM messages WHERE mailbox_id = ?1",
         [STMT_MAILBOX_ROW] = "SELECT uidvalidity, uidnext, highestmodseq"
-                             " FROM mailboxes WHERE id = ?1",
+                             " FROM mailboxes WHERE id = ?1"
+                             " AND NOT noselect",
         [STMT_MAILBOX_BUMP] = "UPDATE mailboxes SET uidnext = ?2,"
                               " highestmodseq = ?3 WHERE id = ?1",
         [STMT_MSG_INSERT] = "INSERT INTO messages (mailbox_id, uid, modseq,"
-                            " size, internal_date, flags, uidl)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            " size, internal_date, flags, uidl, keywords,"
+                            " sent_date, hdr_len) VALUES (?1, ?2, ?3, ?4,"
+                            " ?5, ?6, ?7, ?8, ?9, ?10)",
         [STMT_BODY_INSERT] = "INSERT INTO bodies (message_id, data)"
                              " VALUES (?1, zeroblob(?2))",
         [STMT_UIDL_EXISTS] = "SELECT 1 FROM messages WHERE uidl = ?1",
@@ -55,7 +57,45 @@ static const char *const stmt_sql[STMT_COUNT] = {
         [STMT_MAILBOX_SET_MODSEQ] = "UPDATE mailboxes SET highestmodseq = ?2"
                                     " WHERE id = ?1",
         [STMT_DATA_VERSION] = "PRAGMA data_version",
+        [STMT_META_INSERT] = store__meta_insert_sql,
+        [STMT_MSG_LIST_EXT] = "SELECT uid, size, internal_date, modseq,"
+                              " flags, uidl, keywords, sent_date, hdr_len"
+                              " FROM messages WHERE mailbox_id = ?1"
+                              " AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
+        [STMT_MSG_FLAGS] = "SELECT id, flags, keywords, modseq FROM messages"
+                           " WHERE mailbox_id = ?1 AND uid = ?2",
+        [STMT_MSG_SET_FLAGS] = "UPDATE messages SET flags = ?2,"
+                               " keywords = ?3, modseq = ?4 WHERE id = ?1",
+        [STMT_MSG_META] = "SELECT envelope, body, bodystructure"
+                          " FROM mime_meta JOIN messages"
+                          " ON messages.id = mime_meta.message_id"
+                          " WHERE mailbox_id = ?1 AND uid = ?2",
+        [STMT_MSG_PARTS] = "SELECT parts FROM mime_meta JOIN messages"
+                           " ON messages.id = mime_meta.message_id"
+                           " WHERE mailbox_id = ?1 AND uid = ?2",
 };
+
+int store__run(struct store_account *a, const char *sql, int64_t p1, int64_t p2,
+               int64_t p3)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(a->db, sql, -1, &st, NULL);
+	int nparam;
+
+	if (rc != SQLITE_OK)
+		return rc;
+	nparam = sqlite3_bind_parameter_count(st);
+	if (nparam >= 1)
+		sqlite3_bind_int64(st, 1, p1);
+	if (nparam >= 2)
+		sqlite3_bind_int64(st, 2, p2);
+	if (nparam >= 3)
+		sqlite3_bind_int64(st, 3, p3);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
 
 int store__error(int rc)
 {

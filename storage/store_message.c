@@ -26,10 +26,6 @@
 /* Bytes of converted body written to the blob at a time. */
 #define CHUNK 65536
 
-#define STORE_F_ALL                                                            \
-	(STORE_F_SEEN | STORE_F_ANSWERED | STORE_F_FLAGGED | STORE_F_DELETED | \
-	 STORE_F_DRAFT)
-
 /* RFC 1939 §7: 1 to 70 characters in the range 0x21 to 0x7E. */
 static bool uidl_valid(const char *uidl)
 {
@@ -97,7 +93,7 @@ static int write_crlf(sqlite3_blob *blob, const unsigned char *p, size_t len)
 
 /* Read the mailbox's counters inside the caller's transaction.  Returns a
  * store_error (STORE_E_NOTFOUND if there is no such mailbox). */
-static int mailbox_row(struct store_account *a, int64_t mailbox_id,
+int store__mailbox_row(struct store_account *a, int64_t mailbox_id,
                        uint32_t *uidvalidity_r, int64_t *uidnext_r,
                        int64_t *modseq_r)
 {
@@ -123,7 +119,7 @@ static int mailbox_row(struct store_account *a, int64_t mailbox_id,
  * unique for the account's life.  Only if an imported UIDL happens to be
  * the same string is a random one used instead.
  */
-static int make_uidl(struct store_account *a, uint32_t uidvalidity,
+int store__make_uidl(struct store_account *a, uint32_t uidvalidity,
                      uint32_t uid, char *out)
 {
 	sqlite3_stmt *st = store__stmt(a, STMT_UIDL_EXISTS);
@@ -144,9 +140,10 @@ static int make_uidl(struct store_account *a, uint32_t uidvalidity,
 
 /* Insert the message row; its rowid goes to *rowid_r. */
 static int insert_row(struct store_account *a, int64_t mailbox_id,
-                      const struct store_msg *m, int64_t *rowid_r)
+                      const struct store_msg_ext *x, int64_t *rowid_r)
 {
 	sqlite3_stmt *st = store__stmt(a, STMT_MSG_INSERT);
+	const struct store_msg *m = &x->m;
 	int rc;
 
 	if (st == NULL)
@@ -158,6 +155,9 @@ static int insert_row(struct store_account *a, int64_t mailbox_id,
 	sqlite3_bind_int64(st, 5, m->internal_date);
 	sqlite3_bind_int64(st, 6, m->flags);
 	sqlite3_bind_text(st, 7, m->uidl, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (int64_t)x->keywords);
+	sqlite3_bind_int64(st, 9, x->sent_date);
+	sqlite3_bind_int64(st, 10, (int64_t)x->hdr_len);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -194,7 +194,7 @@ static int insert_body(struct store_account *a, int64_t rowid, const void *data,
 	return store__error(rc);
 }
 
-static int set_counters(struct store_account *a, int64_t mailbox_id,
+int store__set_counters(struct store_account *a, int64_t mailbox_id,
                         int64_t uidnext, uint64_t modseq)
 {
 	sqlite3_stmt *st = store__stmt(a, STMT_MAILBOX_BUMP);
@@ -210,15 +210,18 @@ static int set_counters(struct store_account *a, int64_t mailbox_id,
 	return store__error(rc);
 }
 
-/* The part of store_append inside the transaction. */
+/* The part of store_append_ex inside the transaction. */
 static int append_locked(struct store_account *a, int64_t mailbox_id,
-                         const void *data, size_t len, struct store_msg *m)
+                         const void *data, size_t len, struct store_msg_ext *x,
+                         const struct store_meta *meta, uint32_t *uidvalidity_r)
 {
-	uint32_t uidvalidity;
+	struct store_msg *m = &x->m;
+	sqlite3_stmt *st;
 	int64_t uidnext, modseq, rowid = 0;
-	int ret;
+	int ret, rc;
 
-	ret = mailbox_row(a, mailbox_id, &uidvalidity, &uidnext, &modseq);
+	ret = store__mailbox_row(a, mailbox_id, uidvalidity_r, &uidnext,
+	                         &modseq);
 	if (ret != STORE_OK)
 		return ret;
 	/* UIDs are 32-bit and never reused: a full mailbox stays full. */
@@ -227,56 +230,132 @@ static int append_locked(struct store_account *a, int64_t mailbox_id,
 	m->uid = (uint32_t)uidnext;
 	m->modseq = (uint64_t)modseq + 1;
 	if (m->uidl[0] == '\0') {
-		ret = make_uidl(a, uidvalidity, m->uid, m->uidl);
+		ret = store__make_uidl(a, *uidvalidity_r, m->uid, m->uidl);
 		if (ret != STORE_OK)
 			return ret;
 	}
-	ret = insert_row(a, mailbox_id, m, &rowid);
+	ret = insert_row(a, mailbox_id, x, &rowid);
 	if (ret == STORE_OK)
 		ret = insert_body(a, rowid, data, len, m->size);
+	if (ret == STORE_OK) {
+		st = store__stmt(a, STMT_META_INSERT);
+		if (st == NULL)
+			return STORE_E_TEMP;
+		rc = store__meta_insert(st, rowid, meta);
+		ret = store__error(rc);
+	}
 	if (ret == STORE_OK)
-		ret = set_counters(a, mailbox_id, uidnext + 1, m->modseq);
+		ret = store__set_counters(a, mailbox_id, uidnext + 1,
+		                          m->modseq);
 	return ret;
+}
+
+/* data converted to CRLF in a malloc'd buffer, or NULL when memory runs
+ * out.  Only used when data is not CRLF already. */
+static char *to_crlf(const unsigned char *p, size_t len, uint64_t size)
+{
+	char *out = malloc((size_t)size + 1);
+	size_t n = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			out[n++] = '\r';
+			out[n++] = '\n';
+			if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
+				i++;
+		} else {
+			out[n++] = (char)p[i];
+		}
+	}
+	return out;
+}
+
+int store_append_ex(struct store_account *a, int64_t mailbox_id,
+                    const void *data, size_t len,
+                    const struct store_append_opts *opts, uint32_t *uid_r,
+                    uint32_t *uidvalidity_r)
+{
+	static const struct store_append_opts none = {0};
+	struct po_buf env = PO_BUF_INIT, body = PO_BUF_INIT, bs = PO_BUF_INIT,
+	              parts = PO_BUF_INIT;
+	struct store_meta meta = {&env, &body, &bs, &parts, 0, 0};
+	struct store_msg_ext x;
+	struct store_msg *m = &x.m;
+	uint32_t uidvalidity = 0;
+	char *converted = NULL;
+	int ret;
+
+	if (opts == NULL)
+		opts = &none;
+	if ((data == NULL && len > 0) ||
+	    (opts->flags & ~(uint32_t)STORE_F_ALL) ||
+	    (opts->uidl != NULL && !uidl_valid(opts->uidl)))
+		return STORE_E_INVALID;
+	memset(&x, 0, sizeof x);
+	m->size = crlf_size(data, len);
+	/* The blob API addresses bytes with an int; SQLite's own limit on a
+	 * value's length is lower still (1e9 by default). */
+	if (m->size > (uint64_t)sqlite3_limit(a->db, SQLITE_LIMIT_LENGTH, -1) ||
+	    m->size > INT_MAX)
+		return STORE_E_LIMIT;
+	m->internal_date = opts->internal_date != 0 ? opts->internal_date
+	                                            : (int64_t)time(NULL);
+	m->flags = opts->flags;
+	x.keywords = opts->keywords;
+	if (opts->uidl != NULL)
+		strcpy(m->uidl, opts->uidl);
+	/* The MIME structure is computed on the bytes as they will be stored
+	 * (offsets must match store_read), and before the write lock is
+	 * taken, so the CPU it costs holds up no other writer. */
+	if (m->size != len) {
+		converted = to_crlf(data, len, m->size);
+		if (converted == NULL)
+			return STORE_E_TEMP;
+		data = converted;
+		len = (size_t)m->size;
+	}
+	store__meta_build(data != NULL ? data : "", len, &meta);
+	x.sent_date = meta.sent_date;
+	x.hdr_len = meta.hdr_len;
+	ret = store__begin(a);
+	if (ret == STORE_OK) {
+		ret = append_locked(a, mailbox_id, data, len, &x, &meta,
+		                    &uidvalidity);
+		if (ret == STORE_OK)
+			ret = store__commit(a);
+		if (ret != STORE_OK)
+			store__rollback(a);
+	}
+	free(converted);
+	po_buf_deinit(&env);
+	po_buf_deinit(&body);
+	po_buf_deinit(&bs);
+	po_buf_deinit(&parts);
+	if (ret != STORE_OK)
+		return ret;
+	/* Committed: only now may sessions be told (store.h). */
+	store__announce(a, mailbox_id, STORE_CHANGE_APPEND, m->uid + 1,
+	                m->modseq);
+	if (uid_r != NULL)
+		*uid_r = m->uid;
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = uidvalidity;
+	return STORE_OK;
 }
 
 int store_append(struct store_account *a, int64_t mailbox_id, const void *data,
                  size_t len, int64_t internal_date, uint32_t flags,
                  const char *uidl, uint32_t *uid_r)
 {
-	struct store_msg m;
-	int ret;
+	struct store_append_opts opts = {
+	        .internal_date = internal_date,
+	        .flags = flags,
+	        .uidl = uidl,
+	};
 
-	if ((data == NULL && len > 0) || (flags & ~(uint32_t)STORE_F_ALL) ||
-	    (uidl != NULL && !uidl_valid(uidl)))
-		return STORE_E_INVALID;
-	memset(&m, 0, sizeof m);
-	m.size = crlf_size(data, len);
-	/* The blob API addresses bytes with an int; SQLite's own limit on a
-	 * value's length is lower still (1e9 by default). */
-	if (m.size > (uint64_t)sqlite3_limit(a->db, SQLITE_LIMIT_LENGTH, -1) ||
-	    m.size > INT_MAX)
-		return STORE_E_LIMIT;
-	m.internal_date =
-	        internal_date != 0 ? internal_date : (int64_t)time(NULL);
-	m.flags = flags;
-	if (uidl != NULL)
-		strcpy(m.uidl, uidl);
-	ret = store__begin(a);
-	if (ret != STORE_OK)
-		return ret;
-	ret = append_locked(a, mailbox_id, data, len, &m);
-	if (ret == STORE_OK)
-		ret = store__commit(a);
-	if (ret != STORE_OK) {
-		store__rollback(a);
-		return ret;
-	}
-	/* Committed: only now may sessions be told (store.h). */
-	store__announce(a, mailbox_id, STORE_CHANGE_APPEND, m.uid + 1,
-	                m.modseq);
-	if (uid_r != NULL)
-		*uid_r = m.uid;
-	return STORE_OK;
+	return store_append_ex(a, mailbox_id, data, len, &opts, uid_r, NULL);
 }
 
 /* Fill *m from a STMT_MSG_LIST row. */
@@ -460,7 +539,8 @@ static int expunge_locked(struct store_account *a, int64_t mailbox_id,
 	int ret, rc;
 
 	*removed_r = false;
-	ret = mailbox_row(a, mailbox_id, &uidvalidity, &uidnext, &modseq);
+	ret = store__mailbox_row(a, mailbox_id, &uidvalidity, &uidnext,
+	                         &modseq);
 	for (size_t i = 0; ret == STORE_OK && i < n; i++)
 		ret = expunge_one(a, mailbox_id, uids[i], (uint64_t)modseq + 1,
 		                  &removed);

@@ -46,6 +46,12 @@ enum store_stmt {
 	STMT_EXPUNGED_INSERT,
 	STMT_MAILBOX_SET_MODSEQ,
 	STMT_DATA_VERSION,
+	STMT_META_INSERT,
+	STMT_MSG_LIST_EXT,
+	STMT_MSG_FLAGS,
+	STMT_MSG_SET_FLAGS,
+	STMT_MSG_META,
+	STMT_MSG_PARTS,
 	STMT_COUNT
 };
 
@@ -67,6 +73,66 @@ struct store_account {
 	bool data_version_set;
 	int64_t data_version;
 };
+
+/* System flags a message may carry. */
+#define STORE_F_ALL                                                            \
+	(STORE_F_SEEN | STORE_F_ANSWERED | STORE_F_FLAGGED | STORE_F_DELETED | \
+	 STORE_F_DRAFT)
+
+/*
+ * What the store keeps about a message's MIME structure (schema version
+ * 2, store_meta.c), computed once from the message's stored bytes: the
+ * IMAP ENVELOPE, BODY and BODYSTRUCTURE text, the serialized part table
+ * store_section_find reads, the Date: header as seconds and the header's
+ * length.
+ */
+struct store_meta {
+	struct po_buf *envelope, *body, *bodystructure, *parts;
+	int64_t sent_date;
+	uint64_t hdr_len;
+};
+
+/* Compute m (whose buffers the caller initialised) from msg[0..len), the
+ * message as stored (CRLF).  Never fails. */
+void store__meta_build(const char *msg, size_t len, struct store_meta *m);
+/* Insert m for message rowid with st, a prepared "INSERT INTO mime_meta
+ * (message_id, envelope, body, bodystructure, parts) VALUES (?1, ?2, ?3,
+ * ?4, ?5)".  Returns an SQLite result code. */
+int store__meta_insert(sqlite3_stmt *st, int64_t rowid,
+                       const struct store_meta *m);
+/* RFC 5322 §3.3 date-time (with the §4.3 obsolete forms) as seconds since
+ * the epoch with the zone applied; 0 if it cannot be parsed. */
+int64_t store__parse_date(const char *s, size_t len);
+
+/* The SQL of the v2 mime_meta insert (shared by append and migration). */
+extern const char store__meta_insert_sql[];
+
+/* Create a mailbox row inside the caller's write transaction with a fresh
+ * UIDVALIDITY (store_schema.c).  Returns an SQLite result code; the new
+ * id goes to *id_r (may be NULL). */
+int store__mailbox_insert(sqlite3 *db, const char *name,
+                          const char *special_use, int64_t *id_r);
+/* A fresh UIDVALIDITY (store_schema.c), inside a write transaction.
+ * Returns an SQLite result code. */
+int store__next_uidvalidity(sqlite3 *db, uint32_t *uidvalidity_r);
+
+/* Read a mailbox's counters inside the caller's transaction; a \Noselect
+ * placeholder is STORE_E_NOTFOUND like a missing one.  Returns a
+ * store_error. */
+int store__mailbox_row(struct store_account *a, int64_t mailbox_id,
+                       uint32_t *uidvalidity_r, int64_t *uidnext_r,
+                       int64_t *modseq_r);
+/* A fresh UIDL for (uidvalidity, uid) into out (STORE_UIDL_MAX + 1
+ * bytes), inside the caller's transaction.  Returns a store_error. */
+int store__make_uidl(struct store_account *a, uint32_t uidvalidity,
+                     uint32_t uid, char *out);
+/* Set a mailbox's UIDNEXT and HIGHESTMODSEQ.  Returns a store_error. */
+int store__set_counters(struct store_account *a, int64_t mailbox_id,
+                        int64_t uidnext, uint64_t modseq);
+/* Run one statement of sql with up to 3 int64 bindings (?1..?3) on a's
+ * database, to completion.  Returns an SQLite result code. */
+int store__run(struct store_account *a, const char *sql, int64_t p1, int64_t p2,
+               int64_t p3);
 
 /* Close the body kept open by store_read, if any. */
 void store__blob_release(struct store_account *a);

@@ -15,7 +15,10 @@
 #include "store_private.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+
+#include "util.h"
 
 /* Version 1's tables.  messages.id and mailboxes.id are AUTOINCREMENT so
  * a rowid is never reused: a reader that found a message's rowid and then
@@ -87,7 +90,7 @@ int store__exec(sqlite3 *db, const char *sql)
  * §2.3.1.1).  That also makes (UIDVALIDITY, UID) unique for the account's
  * life, which the generated UIDLs rely on.
  */
-static int next_uidvalidity(sqlite3 *db, uint32_t *uidvalidity_r)
+int store__next_uidvalidity(sqlite3 *db, uint32_t *uidvalidity_r)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
@@ -109,14 +112,12 @@ static int next_uidvalidity(sqlite3 *db, uint32_t *uidvalidity_r)
 	return SQLITE_OK;
 }
 
-/* Create one mailbox inside the caller's transaction.  Returns an SQLite
- * result code. */
-static int create_mailbox(sqlite3 *db, const char *name,
-                          const char *special_use)
+int store__mailbox_insert(sqlite3 *db, const char *name,
+                          const char *special_use, int64_t *id_r)
 {
 	sqlite3_stmt *st = NULL;
 	uint32_t uidvalidity = 0;
-	int rc = next_uidvalidity(db, &uidvalidity);
+	int rc = store__next_uidvalidity(db, &uidvalidity);
 
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(
@@ -133,7 +134,17 @@ static int create_mailbox(sqlite3 *db, const char *name,
 	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE && id_r != NULL)
+		*id_r = sqlite3_last_insert_rowid(db);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Create one mailbox inside the caller's transaction.  Returns an SQLite
+ * result code. */
+static int create_mailbox(sqlite3 *db, const char *name,
+                          const char *special_use)
+{
+	return store__mailbox_insert(db, name, special_use, NULL);
 }
 
 static int migrate_to_1(sqlite3 *db)
@@ -147,9 +158,125 @@ static int migrate_to_1(sqlite3 *db)
 	return rc;
 }
 
+/*
+ * Version 2: what IMAP reads without opening a body.  messages gains the
+ * keyword mask (bit i is keywords.id i, ids 0..63; the v1 table
+ * message_keywords stays unused), the Date: header as seconds (SEARCH
+ * SENTBEFORE ...) and the header length (BODY[HEADER]).  mime_meta keeps
+ * the ENVELOPE / BODY / BODYSTRUCTURE text and the part table of each
+ * message (store_meta.c).  Subscriptions are names, which need not exist
+ * as mailboxes (RFC 9051 §6.3.7), so they get their own table (the v1
+ * column mailboxes.subscribed is copied once and then unused).  noselect
+ * marks a mailbox deleted while it had children (RFC 9051 §6.3.4).  The
+ * (mailbox_id, modseq) index serves store_changes_since.
+ */
+static const char schema_v2[] =
+        "ALTER TABLE messages ADD COLUMN keywords INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE messages ADD COLUMN sent_date INTEGER NOT NULL"
+        " DEFAULT 0;"
+        "ALTER TABLE messages ADD COLUMN hdr_len INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE mailboxes ADD COLUMN noselect INTEGER NOT NULL"
+        " DEFAULT 0;"
+        "CREATE TABLE mime_meta ("
+        " message_id INTEGER PRIMARY KEY"
+        "  REFERENCES messages (id) ON DELETE CASCADE,"
+        " envelope BLOB NOT NULL,"
+        " body BLOB NOT NULL,"
+        " bodystructure BLOB NOT NULL,"
+        " parts BLOB NOT NULL);"
+        "CREATE TABLE subscriptions ("
+        " name TEXT PRIMARY KEY) WITHOUT ROWID;"
+        "INSERT INTO subscriptions (name)"
+        " SELECT name FROM mailboxes WHERE subscribed;"
+        "DELETE FROM message_keywords;"
+        "DELETE FROM keywords;"
+        "CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);";
+
+/* Compute and store the metadata of message rowid from its body. */
+static int meta_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *ins,
+                    sqlite3_stmt *upd, int64_t rowid)
+{
+	struct po_buf env = PO_BUF_INIT, body = PO_BUF_INIT, bs = PO_BUF_INIT,
+	              parts = PO_BUF_INIT;
+	struct store_meta m = {&env, &body, &bs, &parts, 0, 0};
+	int rc;
+
+	(void)db;
+	sqlite3_reset(get);
+	sqlite3_bind_int64(get, 1, rowid);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_DONE)
+		return SQLITE_OK; /* a message without a body: leave it */
+	if (rc != SQLITE_ROW)
+		return rc;
+	store__meta_build(sqlite3_column_blob(get, 0),
+	                  (size_t)sqlite3_column_bytes(get, 0), &m);
+	sqlite3_reset(get);
+	rc = store__meta_insert(ins, rowid, &m);
+	if (rc == SQLITE_OK) {
+		sqlite3_reset(upd);
+		sqlite3_bind_int64(upd, 1, rowid);
+		sqlite3_bind_int64(upd, 2, m.sent_date);
+		sqlite3_bind_int64(upd, 3, (int64_t)m.hdr_len);
+		rc = sqlite3_step(upd);
+		sqlite3_reset(upd);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	po_buf_deinit(&env);
+	po_buf_deinit(&body);
+	po_buf_deinit(&bs);
+	po_buf_deinit(&parts);
+	return rc;
+}
+
+static int migrate_to_2(sqlite3 *db)
+{
+	sqlite3_stmt *ids = NULL, *get = NULL, *ins = NULL, *upd = NULL;
+	int64_t *rowids = NULL;
+	size_t n = 0, cap = 0;
+	int rc = store__exec(db, schema_v2);
+
+	/* The rowids first: rows are updated while we go, and a SELECT
+	 * stepping over a table being changed is not well defined. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT id FROM messages", -1, &ids,
+		                        NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(ids)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			rowids = xrealloc(rowids, cap * sizeof *rowids);
+		}
+		rowids[n++] = sqlite3_column_int64(ids, 0);
+		rc = SQLITE_OK;
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(ids);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+		        db, "SELECT data FROM bodies WHERE message_id = ?1", -1,
+		        &get, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, store__meta_insert_sql, -1, &ins,
+		                        NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db,
+		                        "UPDATE messages SET sent_date = ?2,"
+		                        " hdr_len = ?3 WHERE id = ?1",
+		                        -1, &upd, NULL);
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = meta_one(db, get, ins, upd, rowids[i]);
+	sqlite3_finalize(get);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(upd);
+	free(rowids);
+	return rc;
+}
+
 /* migrations[i] takes user_version i to i + 1. */
 static int (*const migrations[])(sqlite3 *db) = {
         migrate_to_1,
+        migrate_to_2,
 };
 
 #define SCHEMA_NEWEST ((int)(sizeof migrations / sizeof migrations[0]))
