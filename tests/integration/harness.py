@@ -169,8 +169,8 @@ class Daemon:
             "hostname": "po-test.example",
             "tls_cert": self.cert,
             "tls_key": self.key,
-            "imap_listen": "off",
-            "imaps_listen": "off",
+            "imap_listen": "127.0.0.1:%d" % self.port["imap"],
+            "imaps_listen": "127.0.0.1:%d" % self.port["imaps"],
             "pop3_listen": "127.0.0.1:%d" % self.port["pop3"],
             "pop3s_listen": "127.0.0.1:%d" % self.port["pop3s"],
             "lmtp_listen": "127.0.0.1:%d" % self.port["lmtp"],
@@ -328,6 +328,29 @@ class Daemon:
             return LineClient.tls("127.0.0.1", self.port["pop3s"], self.cert)
         return LineClient("127.0.0.1", self.port["pop3"])
 
+    def imap(self, tls=False):
+        """A raw ImapClient on the IMAP (or IMAPS) port; the greeting is
+        not read yet."""
+        if tls:
+            return ImapClient.tls("127.0.0.1", self.port["imaps"], self.cert)
+        return ImapClient("127.0.0.1", self.port["imap"])
+
+    def imaplib(self, tls=False):
+        """An imaplib client (not logged in) on IMAP or IMAPS."""
+        import imaplib
+        if tls:
+            return imaplib.IMAP4_SSL("127.0.0.1", self.port["imaps"],
+                                     ssl_context=self.ssl_context(),
+                                     timeout=IO_TIMEOUT)
+        return imaplib.IMAP4("127.0.0.1", self.port["imap"],
+                             timeout=IO_TIMEOUT)
+
+    def ssl_context(self):
+        """A client context trusting only this daemon's certificate."""
+        import ssl
+        # the certificate names 127.0.0.1 too, so the name check holds
+        return ssl.create_default_context(cafile=self.cert)
+
 
 class DaemonTestCase(unittest.TestCase):
     """One daemon for the whole class; each test class may set OVERRIDES
@@ -340,8 +363,11 @@ class DaemonTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.daemon = Daemon(cls.OVERRIDES)
         try:
-            for name, (pw, pop) in cls.ACCOUNTS.items():
-                cls.daemon.add_account(name, pw, pop=pop)
+            # (password, pop_on) or (password, pop_on, imap_on)
+            for name, spec in cls.ACCOUNTS.items():
+                cls.daemon.add_account(name, spec[0], pop=spec[1],
+                                       imap=spec[2] if len(spec) > 2
+                                       else True)
             cls.daemon.start()
         except BaseException:
             cls.daemon.cleanup()
@@ -625,6 +651,295 @@ def json_out(r):
         return json.loads(r.stdout)
     except ValueError as e:
         raise AssertionError("not JSON (%s): %r" % (e, r.stdout))
+
+
+# -- IMAP ----------------------------------------------------------------------
+
+# What the server announces after login (RFC 9051 and the extensions).
+IMAP_CAPS = ("IMAP4REV1", "IMAP4REV2", "LITERAL+", "SASL-IR", "ENABLE",
+             "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "ID", "UNSELECT",
+             "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
+             "ESEARCH", "SEARCHRES", "BINARY", "STATUS=SIZE", "UTF8=ACCEPT")
+# The mailboxes every new account has (storage/store_schema.c).
+IMAP_DEFAULT_MAILBOXES = {"INBOX": None, "Drafts": "\\Drafts",
+                          "Sent": "\\Sent", "Trash": "\\Trash",
+                          "Junk": "\\Junk", "Archive": "\\Archive"}
+
+
+def _imaplib_commands():
+    """Teach imaplib the commands it does not know (it refuses to send
+    a command missing from its table)."""
+    import imaplib
+    imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED",
+                                       "LOGOUT"))
+    imaplib.Commands.setdefault("MOVE", ("SELECTED",))
+    imaplib.Commands.setdefault("UNSELECT", ("SELECTED",))
+    imaplib.Commands.setdefault("ENABLE", ("AUTH",))
+    imaplib.Commands.setdefault("IDLE", ("AUTH", "SELECTED"))
+
+
+_imaplib_commands()
+
+
+def lmtp_return_path(sender):
+    """What the LMTP module prepends to a delivered message."""
+    return b"Return-Path: <" + sender.encode() + b">\r\n"
+
+
+def deliver(daemon, rcpt, msgs, sender="s@example.org"):
+    """Deliver each message to rcpt over LMTP (asserting 250); returns the
+    stored form of each (Return-Path prepended), byte for byte."""
+    c = daemon.lmtp()
+    try:
+        for m in msgs:
+            rr, dr = lmtp_deliver(c, sender, [rcpt], m)
+            if not dr or dr[0][0] != 250:
+                raise AssertionError("delivery to %s: %r %r" % (rcpt, rr, dr))
+    finally:
+        c.quit()
+    return [lmtp_return_path(sender) + m for m in msgs]
+
+
+class ImapClient(LineClient):
+    """A raw IMAP client: whole responses (a line and its literals),
+    tagged commands, bounded reads."""
+
+    def __init__(self, *a, **kw):
+        LineClient.__init__(self, *a, **kw)
+        self.n = 0
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise EOFError("closed inside a literal; pending %d bytes"
+                               % len(self.buf))
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def rawline(self):
+        """One line with its CRLF, as bytes."""
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; pending %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def response(self):
+        """One whole response as bytes: its lines and literals exactly as
+        sent, without the final CRLF."""
+        out = b""
+        while True:
+            line = self.rawline()
+            out += line
+            m = re.search(rb"\{(\d+)\}\r\n\Z", line)
+            if m:
+                out += self.read_exact(int(m.group(1)))
+                continue
+            return out[:-2] if out.endswith(b"\r\n") else out[:-1]
+
+    def greeting(self):
+        return self.response()
+
+    def next_tag(self):
+        self.n += 1
+        return "a%03d" % self.n
+
+    def until_tagged(self, tag):
+        """Responses up to the tagged one: (untagged list, tagged line as
+        str)."""
+        untagged = []
+        t = tag.encode() + b" "
+        while True:
+            r = self.response()
+            if r.startswith(t):
+                return untagged, r.decode("latin-1")
+            untagged.append(r)
+
+    def command(self, text, tag=None):
+        """Send "tag text" (text str or bytes, may hold synchronizing
+        literals: each "{N}\r\n" waits for the "+" continuation) and read
+        up to the tagged reply.  Returns (untagged, tagged)."""
+        tag = tag or self.next_tag()
+        if isinstance(text, str):
+            text = text.encode()
+        data = tag.encode() + b" " + text
+        pieces = re.split(rb"(\{\d+\}\r\n)", data)
+        untagged = []
+        i = 0
+        while i < len(pieces):
+            chunk = pieces[i]
+            if i + 1 < len(pieces):
+                self.send(chunk + pieces[i + 1])
+                while True:  # wait for the continuation request
+                    r = self.response()
+                    if r.startswith(b"+"):
+                        break
+                    if r.startswith(tag.encode() + b" "):
+                        return untagged, r.decode("latin-1")
+                    untagged.append(r)
+                i += 2
+            else:
+                self.send(chunk + b"\r\n")
+                i += 1
+        u, t = self.until_tagged(tag)
+        return untagged + u, t
+
+    def ok(self, text):
+        """command() that asserts OK; returns the untagged responses."""
+        u, t = self.command(text)
+        if t.split(" ", 2)[1:2] != ["OK"]:
+            raise AssertionError("%s -> %s (untagged %r)" % (
+                text if isinstance(text, str) else text[:200], t, u[:5]))
+        return u
+
+    def login(self, user, password):
+        return self.command('LOGIN "%s" "%s"' % (user, password))
+
+
+def imap_session(daemon, user, password, tls=False):
+    """A logged-in ImapClient (asserts the greeting and the login)."""
+    c = daemon.imap(tls=tls)
+    g = c.greeting()
+    if not g.startswith(b"* OK"):
+        c.close()
+        raise AssertionError("greeting: %r" % g)
+    _, t = c.login(user, password)
+    if " OK" not in t:
+        c.close()
+        raise AssertionError("login %s: %r" % (user, t))
+    return c
+
+
+def imaplib_session(daemon, user, password, tls=False):
+    """A logged-in imaplib client."""
+    m = daemon.imaplib(tls=tls)
+    m.login(user, password)
+    return m
+
+
+# An IMAP s-expression reader for responses: atoms and numbers as bytes
+# (an atom keeps its [section]<partial>), quoted strings and literals as
+# bytes, NIL as None, parenthesised lists as lists.
+
+class _Sexp:
+    def __init__(self, data):
+        self.d, self.i = data, 0
+
+    def ws(self):
+        while self.i < len(self.d) and self.d[self.i:self.i + 1] == b" ":
+            self.i += 1
+
+    def value(self):
+        d = self.d
+        c = d[self.i:self.i + 1]
+        if c == b"(":
+            self.i += 1
+            out = []
+            while True:
+                self.ws()
+                if self.i >= len(d):
+                    raise ValueError("unclosed list")
+                if d[self.i:self.i + 1] == b")":
+                    self.i += 1
+                    return out
+                out.append(self.value())
+        if c == b'"':
+            self.i += 1
+            out = bytearray()
+            while True:
+                if self.i >= len(d):
+                    raise ValueError("unclosed string")
+                ch = d[self.i]
+                if ch == 0x5c:
+                    out.append(d[self.i + 1])
+                    self.i += 2
+                elif ch == 0x22:
+                    self.i += 1
+                    return bytes(out)
+                else:
+                    out.append(ch)
+                    self.i += 1
+        m = re.match(rb"~?\{(\d+)\+?\}\r\n", d[self.i:self.i + 40])
+        if m:
+            self.i += m.end()
+            n = int(m.group(1))
+            out = d[self.i:self.i + n]
+            self.i += n
+            return out
+        start = self.i
+        depth = 0
+        while self.i < len(d):
+            ch = d[self.i:self.i + 1]
+            if ch == b"[":
+                depth += 1
+            elif ch == b"]":
+                depth -= 1
+            elif depth == 0 and ch in (b" ", b"(", b")"):
+                if ch == b"(" and self.i > start:
+                    break
+                if ch != b"(":
+                    break
+            self.i += 1
+        atom = d[start:self.i]
+        if atom == b"" and self.i < len(d):
+            raise ValueError("unexpected %r at %d" % (ch, self.i))
+        return None if atom.upper() == b"NIL" else atom
+
+
+def sexp(data):
+    """Every value of data (bytes) in order, as a list."""
+    p = _Sexp(data)
+    out = []
+    while True:
+        p.ws()
+        if p.i >= len(data):
+            return out
+        out.append(p.value())
+
+
+def fetch_items(resp):
+    """A "* n FETCH (...)" response as (n, {ITEM-NAME: value}), item names
+    upper-cased bytes (b"BODY[]", b"UID", ...)."""
+    m = re.match(rb"\* (\d+) FETCH ", resp)
+    if not m:
+        raise AssertionError("not a FETCH response: %r" % resp[:200])
+    vals = sexp(resp[m.end():])
+    if len(vals) != 1 or not isinstance(vals[0], list):
+        raise AssertionError("bad FETCH response: %r" % resp[:300])
+    lst = vals[0]
+    if len(lst) % 2:
+        raise AssertionError("odd FETCH item list: %r" % resp[:300])
+    items = {}
+    for k in range(0, len(lst), 2):
+        items[lst[k].upper()] = lst[k + 1]
+    return int(m.group(1)), items
+
+
+def fetches(untagged):
+    """{seq: items} of the FETCH responses among untagged."""
+    out = {}
+    for r in untagged:
+        if re.match(rb"\* \d+ FETCH ", r):
+            n, items = fetch_items(r)
+            out.setdefault(n, {}).update(items)
+    return out
+
+
+def resp_code(tagged):
+    """The response code of a tagged or untagged status line ("NONEXISTENT"
+    from "a1 NO [NONEXISTENT] ..."), upper case, or None."""
+    m = re.match(r"\S+ (?:OK|NO|BAD|BYE|PREAUTH) \[([^\]]*)\]", tagged)
+    return m.group(1).split(" ")[0].upper() if m else None
+
+
+def status_of(tagged):
+    """"OK", "NO" or "BAD" of a tagged line."""
+    parts = tagged.split(" ", 2)
+    return parts[1].upper() if len(parts) > 1 else ""
 
 
 def main():

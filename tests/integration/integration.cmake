@@ -7,7 +7,10 @@ set(PO_INTEGRATION_TESTS
 	clients 300
 	bulk 900
 	admin 120
-	daemon 120)
+	daemon 120
+	imap 300
+	imap_badinput 300
+	imap_clients 600)
 list(LENGTH PO_INTEGRATION_TESTS _po_n)
 math(EXPR _po_last "${_po_n} - 1")
 foreach(_po_i RANGE 0 ${_po_last} 2)

@@ -61,11 +61,33 @@ class DaemonTest(unittest.TestCase):
                                      timeout=5).close()
         self.d.stop()
 
-    def test_imap_not_implemented_is_logged(self):
-        self.d = Daemon({"imap_listen": "127.0.0.1:%d" %
-                         harness.free_ports(1)[0]})
+    def test_imap_and_imaps_served(self):
+        self.d = Daemon()
+        self.d.add_account("alice", "alice-pw")
         self.d.start()
-        self.assertIn("not implemented yet", self.d.log())
+        ready = self.d.wait_log(r"postofficed ready[^\n]*").group(0)
+        for proto in ("imap", "imaps"):
+            self.assertIn(" %s=127.0.0.1:%d" % (proto, self.d.port[proto]),
+                          ready)
+        self.assertNotIn("not implemented", self.d.log())
+        for tls in (False, True):
+            c = self.d.imap(tls=tls)
+            try:
+                g = c.greeting()
+                self.assertRegex(g, rb"^\* OK ", g)
+                u, t = c.command("CAPABILITY")
+                self.assertEqual(harness.status_of(t), "OK", t)
+                caps = [x for x in u if x.startswith(b"* CAPABILITY ")]
+                self.assertEqual(len(caps), 1, u)
+                self.assertIn(b"IMAP4rev2", caps[0].split())
+                u, t = c.login("alice", "alice-pw")
+                self.assertEqual(harness.status_of(t), "OK", t)
+                u, t = c.command("LOGOUT")
+                self.assertEqual(harness.status_of(t), "OK", t)
+                self.assertTrue(any(x.startswith(b"* BYE") for x in u), u)
+                self.assertTrue(c.closed_by_peer())
+            finally:
+                c.close()
         self.d.stop()
 
     def test_sighup_keeps_serving(self):
