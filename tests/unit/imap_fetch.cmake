@@ -1,0 +1,7 @@
+# FETCH: the pure parts (item parser, transfer decoders, header subsetting).
+add_executable(test_imap_fetch test_imap_fetch.c)
+target_include_directories(test_imap_fetch PRIVATE
+	${PROJECT_SOURCE_DIR}/protocols/imap)
+target_link_libraries(test_imap_fetch PRIVATE po_imap po_util
+	PkgConfig::CMOCKA)
+add_test(NAME test_imap_fetch COMMAND test_imap_fetch)
