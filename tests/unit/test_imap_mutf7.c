@@ -15,14 +15,6 @@
 
 #include "imap_private.h"
 
-/* TEMPORARY until storage/ implements it: the store's own name check is
- * not part of what these tests assert (every refusal tested here comes
- * from imap_mutf7.c's own checks first). */
-__attribute__((weak)) bool store_mailbox_name_valid(const char *name)
-{
-	return name[0] != '\0';
-}
-
 /* Decode s; returns the result and leaves the UTF-8 in *out. */
 static int decode(const char *s, struct po_buf *out)
 {
