@@ -632,6 +632,21 @@ static int move_inbox(struct store_account *a, const struct mbox_row *inbox,
 	return ret;
 }
 
+/* Rename one mailbox; its subscription follows it, so a client that
+ * lists subscribed mailboxes still sees it under the new name. */
+static int rename_one(struct store_account *a, const char *from, const char *to)
+{
+	int ret = exec_text(a, "UPDATE mailboxes SET name = ?2 WHERE name = ?1",
+	                    from, to);
+
+	if (ret == STORE_OK)
+		ret = exec_text(a,
+		                "UPDATE OR REPLACE subscriptions SET name = ?2"
+		                " WHERE name = ?1",
+		                from, to);
+	return ret;
+}
+
 /* Rename from (and its children) to to. */
 static int rename_tree(struct store_account *a, const char *from,
                        const char *to, const struct mbox_row *r)
@@ -667,9 +682,7 @@ static int rename_tree(struct store_account *a, const char *from,
 	if (rc != SQLITE_DONE)
 		ret = store__error(rc);
 	if (ret == STORE_OK)
-		ret = exec_text(
-		        a, "UPDATE mailboxes SET name = ?2 WHERE name = ?1",
-		        from, to);
+		ret = rename_one(a, from, to);
 	for (size_t i = 0; ret == STORE_OK && i < n; i++) {
 		if (names[i] == NULL || strlen(names[i]) <= from_len) {
 			ret = STORE_E_TEMP;
@@ -682,9 +695,7 @@ static int rename_tree(struct store_account *a, const char *from,
 			ret = STORE_E_INVALID;
 			break;
 		}
-		ret = exec_text(
-		        a, "UPDATE mailboxes SET name = ?2 WHERE name = ?1",
-		        names[i], newname);
+		ret = rename_one(a, names[i], newname);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
@@ -1006,6 +1017,7 @@ static int keyword_create(struct store_account *a, char **known,
 			ret = STORE_E_LIMIT;
 			break;
 		}
+		rc = SQLITE_OK;
 		if (st == NULL)
 			rc = sqlite3_prepare_v2(
 			        a->db,
