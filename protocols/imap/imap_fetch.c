@@ -94,6 +94,7 @@ static int mark_seen(struct imap_session *s, struct imap_fetch *f)
 	size_t n = f->batch_hi - f->batch_lo, k = 0, n_res = 0;
 	uint32_t *todo = xmalloc(n * sizeof(*todo));
 	struct store_flag_result *res = NULL;
+	uint64_t new_modseq = 0;
 	int rc;
 
 	for (size_t i = f->batch_lo; i < f->batch_hi; i++) {
@@ -110,6 +111,8 @@ static int mark_seen(struct imap_session *s, struct imap_fetch *f)
 	for (size_t i = 0; rc == STORE_OK && i < n_res; i++) {
 		struct store_msg_ext *m = batch_find(f, res[i].uid);
 
+		if (res[i].changed)
+			new_modseq = res[i].modseq;
 		if (m == NULL)
 			continue;
 		m->m.flags = res[i].flags;
@@ -120,6 +123,12 @@ static int mark_seen(struct imap_session *s, struct imap_fetch *f)
 			                f->batch_lo] = true;
 	}
 	free(res);
+	/* The FETCH responses tell the client of this change, so the
+	 * imap_sync after the command need not repeat it: when its MODSEQ
+	 * directly follows what the client knew, nothing else happened in
+	 * between (STORE does the same, imap_cmd_store.c). */
+	if (new_modseq != 0 && new_modseq == s->sel.modseq + 1)
+		s->sel.modseq = new_modseq;
 	return rc;
 }
 

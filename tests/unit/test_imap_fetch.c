@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_conn.h"
+#include "imap.h"
 #include "imap_fetch.h"
+#include "imap_private.h"
 
 /* --- helpers ----------------------------------------------------------- */
 
@@ -427,6 +430,419 @@ static void test_header_fields_without_blank_line(void **state)
 	expect_filter("junk\r\nA: 1\r\n\r\n", "A", true, "junk\r\n\r\n");
 }
 
+/* --- whole FETCH commands over the in-memory core ------------------------ */
+
+/* One test's world: an account with mail and a session that selected
+ * INBOX. */
+struct world {
+	struct fake_env *fe;
+	int64_t acct_id;
+	struct po_conn *c;
+};
+
+/* Store msg in alice's INBOX with a fixed internal date; returns its
+ * UID. */
+static uint32_t deliver(struct world *w, const char *msg, size_t len,
+                        uint32_t flags)
+{
+	struct store_account *a = NULL;
+	struct store_mailbox_info info;
+	struct store_append_opts opts = {.internal_date = 1700000000,
+	                                 .flags = flags};
+	uint32_t uid = 0;
+
+	assert_int_equal(store_account_open(w->fe->env.store, w->acct_id, &a),
+	                 STORE_OK);
+	assert_int_equal(store_mailbox_get(a, "INBOX", &info), STORE_OK);
+	assert_int_equal(
+	        store_append_ex(a, info.id, msg, len, &opts, &uid, NULL),
+	        STORE_OK);
+	store_account_close(&a);
+	return uid;
+}
+
+/* Everything the client got since the last call (malloc'd). */
+static char *take(struct world *w)
+{
+	return fake_take(w->c);
+}
+
+/* Send one command line and return the reply (malloc'd). */
+static char *command(struct world *w, const char *line)
+{
+	fake_line(w->c, line);
+	return take(w);
+}
+
+static void expect_reply(struct world *w, const char *line, const char *want)
+{
+	char *got = command(w, line);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* The reply's last line starts with want (the tagged result). */
+static void expect_tagged(struct world *w, const char *line, const char *want)
+{
+	char *got = command(w, line);
+	size_t n = strlen(got);
+	const char *last = got;
+
+	for (size_t i = 0; n >= 2 && i + 2 < n; i++) {
+		if (got[i] == '\n')
+			last = got + i + 1;
+	}
+	if (strncmp(last, want, strlen(want)) != 0)
+		fail_msg("%s -> %s", line, got);
+	free(got);
+}
+
+static int world_setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	w->fe = fake_env_new();
+	w->acct_id = fake_env_add_account(w->fe, "alice", "secret", true, true);
+	*state = w;
+	return 0;
+}
+
+static int world_teardown(void **state)
+{
+	struct world *w = *state;
+
+	if (w->c != NULL)
+		fake_conn_free(&w->c, PO_CLOSE_CLIENT);
+	fake_env_free(&w->fe);
+	free(w);
+	return 0;
+}
+
+/* Log in and SELECT (or EXAMINE) INBOX. */
+static void open_inbox(struct world *w, bool readonly)
+{
+	struct imap_session *s;
+	char *greeting;
+
+	w->c = fake_conn_new(w->fe, &imap_protocol);
+	s = w->c->session;
+	/* The framework does not set the first state yet; a zeroed session
+	 * would refuse every command. */
+	if (s->state == 0)
+		s->state = IMAP_S_NOTAUTH;
+	greeting = take(w);
+	assert_non_null(strstr(greeting, "* OK"));
+	free(greeting);
+	expect_tagged(w, "L LOGIN alice secret", "L OK ");
+	expect_tagged(w, readonly ? "S EXAMINE INBOX" : "S SELECT INBOX",
+	              "S OK [");
+}
+
+#define SMALL                                                                  \
+	"From: a@example.org\r\n"                                              \
+	"Subject: hi\r\n"                                                      \
+	"\r\n"                                                                 \
+	"hello\r\n"
+
+#define NESTED                                                                 \
+	"From: a@example.org\r\n"                                              \
+	"Subject: nested\r\n"                                                  \
+	"MIME-Version: 1.0\r\n"                                                \
+	"Content-Type: multipart/mixed; boundary=\"outer\"\r\n"                \
+	"\r\n"                                                                 \
+	"preamble\r\n"                                                         \
+	"--outer\r\n"                                                          \
+	"Content-Type: multipart/alternative; boundary=\"inner\"\r\n"          \
+	"\r\n"                                                                 \
+	"--inner\r\n"                                                          \
+	"Content-Type: text/plain\r\n"                                         \
+	"\r\n"                                                                 \
+	"plain text\r\n"                                                       \
+	"--inner\r\n"                                                          \
+	"Content-Type: text/html\r\n"                                          \
+	"\r\n"                                                                 \
+	"<p>html</p>\r\n"                                                      \
+	"--inner--\r\n"                                                        \
+	"\r\n"                                                                 \
+	"--outer\r\n"                                                          \
+	"Content-Type: message/rfc822\r\n"                                     \
+	"\r\n"                                                                 \
+	"From: b@example.org\r\n"                                              \
+	"Subject: inner message\r\n"                                           \
+	"\r\n"                                                                 \
+	"inner body\r\n"                                                       \
+	"--outer\r\n"                                                          \
+	"Content-Type: application/octet-stream\r\n"                           \
+	"Content-Transfer-Encoding: base64\r\n"                                \
+	"\r\n"                                                                 \
+	"aGVsbG8g\r\n"                                                         \
+	"d29ybGQ=\r\n"                                                         \
+	"--outer\r\n"                                                          \
+	"Content-Type: application/octet-stream\r\n"                           \
+	"Content-Transfer-Encoding: base64\r\n"                                \
+	"\r\n"                                                                 \
+	"AAEC\r\n"                                                             \
+	"--outer\r\n"                                                          \
+	"Content-Type: text/plain; charset=utf-8\r\n"                          \
+	"Content-Transfer-Encoding: quoted-printable\r\n"                      \
+	"\r\n"                                                                 \
+	"caf=C3=A9 soft=\r\n"                                                  \
+	"break\r\n"                                                            \
+	"--outer\r\n"                                                          \
+	"Content-Type: application/x-thing\r\n"                                \
+	"Content-Transfer-Encoding: x-uuencode\r\n"                            \
+	"\r\n"                                                                 \
+	"begin 644 x\r\n"                                                      \
+	"--outer--\r\n"
+
+static void test_fetch_body_of_small_message(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 BODY.PEEK[]",
+	             "* 1 FETCH (BODY[] {43}\r\n" SMALL ")\r\n"
+	             "a OK FETCH completed\r\n");
+	expect_reply(w, "b FETCH 1 (RFC822.SIZE RFC822.HEADER UID)",
+	             "* 1 FETCH (RFC822.SIZE 43 RFC822.HEADER {36}\r\n"
+	             "From: a@example.org\r\nSubject: hi\r\n\r\n UID 1)\r\n"
+	             "b OK FETCH completed\r\n");
+}
+
+static void test_fetch_header_fields_subject(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 BODY.PEEK[HEADER.FIELDS (subject)]",
+	             "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {15}\r\n"
+	             "Subject: hi\r\n\r\n)\r\n"
+	             "a OK FETCH completed\r\n");
+	expect_reply(w, "b FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (Subject)]",
+	             "* 1 FETCH (BODY[HEADER.FIELDS.NOT (SUBJECT)] {23}\r\n"
+	             "From: a@example.org\r\n\r\n)\r\n"
+	             "b OK FETCH completed\r\n");
+}
+
+static void test_fetch_nested_sections(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, NESTED, strlen(NESTED), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 (BODY.PEEK[1.2] BODY.PEEK[2.HEADER])",
+	             "* 1 FETCH (BODY[1.2] {11}\r\n<p>html</p> "
+	             "BODY[2.HEADER] {47}\r\n"
+	             "From: b@example.org\r\nSubject: inner message\r\n\r\n"
+	             ")\r\na OK FETCH completed\r\n");
+	expect_reply(w, "b FETCH 1 (BODY.PEEK[1.1.MIME] BODY.PEEK[2.TEXT])",
+	             "* 1 FETCH (BODY[1.1.MIME] {28}\r\n"
+	             "Content-Type: text/plain\r\n\r\n "
+	             "BODY[2.TEXT] {10}\r\ninner body)\r\n"
+	             "b OK FETCH completed\r\n");
+	/* Sections the message does not have: NIL (RFC 9051 §4.5, §9). */
+	expect_reply(w, "c FETCH 1 (BODY.PEEK[9] BODY.PEEK[1.1.HEADER])",
+	             "* 1 FETCH (BODY[9] NIL BODY[1.1.HEADER] NIL)\r\n"
+	             "c OK FETCH completed\r\n");
+}
+
+static void test_fetch_partial(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 BODY.PEEK[]<0.10>",
+	             "* 1 FETCH (BODY[]<0> {10}\r\nFrom: a@ex)\r\n"
+	             "a OK FETCH completed\r\n");
+	expect_reply(w, "b FETCH 1 BODY.PEEK[TEXT]<2.1000>",
+	             "* 1 FETCH (BODY[TEXT]<2> {5}\r\nllo\r\n)\r\n"
+	             "b OK FETCH completed\r\n");
+	expect_reply(w, "c FETCH 1 BODY.PEEK[]<1000.10>",
+	             "* 1 FETCH (BODY[]<1000> \"\")\r\n"
+	             "c OK FETCH completed\r\n");
+}
+
+static void test_fetch_binary_decodes(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, NESTED, strlen(NESTED), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 (BINARY.PEEK[3] BINARY.SIZE[3])",
+	             "* 1 FETCH (BINARY[3] {11}\r\nhello world "
+	             "BINARY.SIZE[3] 11)\r\n"
+	             "a OK FETCH completed\r\n");
+	expect_reply(w, "b FETCH 1 BINARY.PEEK[3]<6.100>",
+	             "* 1 FETCH (BINARY[3]<6> {5}\r\nworld)\r\n"
+	             "b OK FETCH completed\r\n");
+	{
+		static const char want[] = "* 1 FETCH (BINARY[4] ~{3}\r\n"
+		                           "\0\1\2)\r\n"
+		                           "c OK FETCH completed\r\n";
+		char *got;
+
+		fake_line(w->c, "c FETCH 1 BINARY.PEEK[4]");
+		got = take(w);
+		assert_memory_equal(got, want, sizeof(want) - 1);
+		free(got);
+	}
+	expect_reply(w, "d FETCH 1 (BINARY.PEEK[5] BINARY.SIZE[5])",
+	             "* 1 FETCH (BINARY[5] {15}\r\ncaf\xc3\xa9 softbreak "
+	             "BINARY.SIZE[5] 15)\r\n"
+	             "d OK FETCH completed\r\n");
+	expect_reply(
+	        w, "e FETCH 1 BINARY.PEEK[6]",
+	        "e NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding\r\n");
+	expect_reply(w, "f FETCH 1 BINARY.PEEK[1]",
+	             "f NO [CANNOT] BINARY is only for leaf body parts\r\n");
+}
+
+/* The flags of message 1 as FETCH FLAGS shows them. */
+static void expect_flags(struct world *w, const char *want)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line),
+	         "* 1 FETCH (FLAGS %s)\r\nf OK FETCH "
+	         "completed\r\n",
+	         want);
+	expect_reply(w, "f FETCH 1 FLAGS", line);
+}
+
+static void test_fetch_body_sets_seen_and_peek_does_not(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 BODY.PEEK[TEXT]",
+	             "* 1 FETCH (BODY[TEXT] {7}\r\nhello\r\n)\r\n"
+	             "a OK FETCH completed\r\n");
+	expect_flags(w, "()");
+	/* RFC 9051 §6.4.5: the changed flags come with the response. */
+	expect_reply(w, "b FETCH 1 BODY[TEXT]",
+	             "* 1 FETCH (BODY[TEXT] {7}\r\nhello\r\n FLAGS (\\Seen))"
+	             "\r\nb OK FETCH completed\r\n");
+	expect_flags(w, "(\\Seen)");
+	expect_reply(w, "c FETCH 1 BODY[TEXT]",
+	             "* 1 FETCH (BODY[TEXT] {7}\r\nhello\r\n)\r\n"
+	             "c OK FETCH completed\r\n");
+}
+
+static void test_fetch_examine_does_not_set_seen(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, true);
+	expect_reply(w, "a FETCH 1 RFC822.TEXT",
+	             "* 1 FETCH (RFC822.TEXT {7}\r\nhello\r\n)\r\n"
+	             "a OK FETCH completed\r\n");
+	expect_flags(w, "()");
+}
+
+static void test_uid_fetch_adds_uid(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), STORE_F_FLAGGED);
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a UID FETCH 1:* FLAGS",
+	             "* 1 FETCH (FLAGS (\\Flagged) UID 1)\r\n"
+	             "* 2 FETCH (FLAGS () UID 2)\r\n"
+	             "a OK FETCH completed\r\n");
+	expect_reply(w, "b UID FETCH 2,7 (UID RFC822.SIZE INTERNALDATE)",
+	             "* 2 FETCH (UID 2 RFC822.SIZE 43 INTERNALDATE "
+	             "\"14-Nov-2023 22:13:20 +0000\")\r\n"
+	             "b OK FETCH completed\r\n");
+	expect_tagged(w, "c FETCH 3 FLAGS",
+	              "c BAD Invalid sequence number\r\n");
+}
+
+/* A message of n bytes whose body is a pattern, so an offset error
+ * shows. */
+static char *big_message(size_t n)
+{
+	static const char hdr[] = "Subject: big\r\n\r\n";
+	char *m = malloc(n + 1);
+
+	memcpy(m, hdr, sizeof(hdr) - 1);
+	for (size_t i = sizeof(hdr) - 1; i < n; i++)
+		m[i] = (i % 100) >= 98 ? "\r\n"[i % 100 - 98]
+		                       : (char)('a' + (i / 100) % 26);
+	m[n] = '\0';
+	return m;
+}
+
+static void test_fetch_large_message_streams_exactly(void **state)
+{
+	struct world *w = *state;
+	size_t n1 = 3 * IMAP_OUT_CHUNK + 12345, n2 = IMAP_OUT_CHUNK / 2;
+	char *m1 = big_message(n1), *m2 = big_message(n2), *got;
+	struct po_buf want = PO_BUF_INIT;
+
+	deliver(w, m1, n1, 0);
+	deliver(w, m2, n2, 0);
+	open_inbox(w, false);
+	po_buf_printf(&want, "* 1 FETCH (UID 1 BODY[] {%zu}\r\n", n1);
+	po_buf_add(&want, m1, n1);
+	po_buf_printf(&want, ")\r\n* 2 FETCH (UID 2 BODY[] {%zu}\r\n", n2);
+	po_buf_add(&want, m2, n2);
+	po_buf_add_str(&want, ")\r\na OK FETCH completed\r\n");
+	got = command(w, "a FETCH 1:2 (UID BODY.PEEK[])");
+	assert_int_equal(strlen(got), want.len);
+	assert_memory_equal(got, want.data, want.len);
+	free(got);
+	po_buf_deinit(&want);
+	free(m1);
+	free(m2);
+}
+
+static void test_fetch_expunged_meanwhile(void **state)
+{
+	struct world *w = *state;
+	struct store_account *a = NULL;
+	struct store_mailbox_info info;
+	uint32_t uid = deliver(w, SMALL, strlen(SMALL), 0);
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	assert_int_equal(store_account_open(w->fe->env.store, w->acct_id, &a),
+	                 STORE_OK);
+	assert_int_equal(store_mailbox_get(a, "INBOX", &info), STORE_OK);
+	assert_int_equal(store_expunge(a, info.id, &uid, 1), STORE_OK);
+	store_account_close(&a);
+	expect_reply(w, "a FETCH 1:2 (FLAGS)",
+	             "* 2 FETCH (FLAGS ())\r\n"
+	             "a OK [EXPUNGEISSUED] Some messages were expunged "
+	             "meanwhile\r\n");
+}
+
+static void test_fetch_many_messages_in_batches(void **state)
+{
+	struct world *w = *state;
+	const size_t n = 1100;
+	struct po_buf want = PO_BUF_INIT;
+	char *got;
+
+	for (size_t i = 0; i < n; i++)
+		deliver(w, SMALL, strlen(SMALL), i % 3 == 0 ? STORE_F_SEEN : 0);
+	open_inbox(w, false);
+	for (size_t i = 1; i <= n; i++)
+		po_buf_printf(&want, "* %zu FETCH (UID %zu FLAGS (%s))\r\n", i,
+		              i, i % 3 == 1 ? "\\Seen" : "");
+	po_buf_add_str(&want, "a OK FETCH completed\r\n");
+	got = command(w, "a FETCH 1:* (UID FLAGS)");
+	assert_string_equal(got, want.data);
+	free(got);
+	po_buf_deinit(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +862,34 @@ int main(void)
 	        cmocka_unit_test(test_header_fields_keeps_folded_fields),
 	        cmocka_unit_test(test_header_fields_not),
 	        cmocka_unit_test(test_header_fields_without_blank_line),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_body_of_small_message, world_setup,
+	                world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_header_fields_subject, world_setup,
+	                world_teardown),
+	        cmocka_unit_test_setup_teardown(test_fetch_nested_sections,
+	                                        world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(test_fetch_partial, world_setup,
+	                                        world_teardown),
+	        cmocka_unit_test_setup_teardown(test_fetch_binary_decodes,
+	                                        world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_body_sets_seen_and_peek_does_not,
+	                world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_examine_does_not_set_seen, world_setup,
+	                world_teardown),
+	        cmocka_unit_test_setup_teardown(test_uid_fetch_adds_uid,
+	                                        world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_large_message_streams_exactly, world_setup,
+	                world_teardown),
+	        cmocka_unit_test_setup_teardown(test_fetch_expunged_meanwhile,
+	                                        world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_many_messages_in_batches, world_setup,
+	                world_teardown),
 	};
 
 	return cmocka_run_group_tests_name("imap_fetch", tests, NULL, NULL);
