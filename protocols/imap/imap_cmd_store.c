@@ -206,7 +206,9 @@ static void store_result(struct imap_cmd *cmd, const uint32_t *modified,
  * have happened between what the client was told and our change, so the
  * client now knows everything up to it and we may advance sel.modseq.
  * Otherwise we leave it: imap_sync then reports the other changes and ours
- * once more.
+ * once more.  A keyword the client has not been sent in FLAGS yet also
+ * leaves it, so that imap_sync sees the change and announces the new
+ * FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5).
  */
 static void store_report(struct imap_cmd *cmd, const struct store_cmd *sc,
                          const struct store_flag_result *res, size_t n_res)
@@ -236,7 +238,8 @@ static void store_report(struct imap_cmd *cmd, const struct store_cmd *sc,
 		if (!sc->silent)
 			write_fetch_flags(cmd, seq, &res[i], names);
 	}
-	if (new_modseq != 0 && new_modseq == s->sel.modseq + 1)
+	if (new_modseq != 0 && new_modseq == s->sel.modseq + 1 &&
+	    (mask & ~s->sel.kw_announced) == 0)
 		s->sel.modseq = new_modseq;
 	store_result(cmd, modified, n_modified);
 	free(modified);

@@ -19,6 +19,7 @@
 #include "fake_conn.h"
 #include "imap_private.h"
 #include "imap_search.h"
+#include "imap.h"
 
 /* --- helpers ----------------------------------------------------------- */
 
@@ -505,6 +506,312 @@ static void test_saved_result_rules(void **state)
 	expect_saved(IMAP_SEARCH_RET_ALL, NULL, 0, "");
 }
 
+/* --- sessions over the in-memory core ------------------------------------ */
+
+/* Small corpus: 1 from Smith (encoded subject), 2 from Jörg, 3 large. */
+#define MSG1                                                                   \
+	"From: John Smith <smith@example.com>\r\n"                             \
+	"To: alice@example.com\r\n"                                            \
+	"Subject: =?UTF-8?Q?Caf=C3=A9_meeting?=\r\n"                           \
+	"Date: Tue, 1 Feb 1994 10:00:00 +0000\r\n"                             \
+	"\r\n"                                                                 \
+	"See you at 50% off.\r\n"
+#define MSG2                                                                   \
+	"From: =?ISO-8859-1?Q?J=F6rg?= <joerg@example.org>\r\n"                \
+	"To: alice@example.com\r\n"                                            \
+	"Subject: lunch\r\n"                                                   \
+	"X-Tag: a_c\r\n"                                                       \
+	"Content-Transfer-Encoding: base64\r\n"                                \
+	"\r\n"                                                                 \
+	"c2VjcmV0IHdvcmQ=\r\n"
+#define MSG3                                                                   \
+	"From: Bob <bob@example.net>\r\n"                                      \
+	"Subject: report\r\n"                                                  \
+	"Date: Sat, 1 Jan 2000 00:00:00 +0000\r\n"                             \
+	"\r\n"                                                                 \
+	"A long body line to make this one larger than the others, with "      \
+	"more words: abc abc abc abc abc abc abc abc abc abc abc abc abc.\r\n"
+
+static int session_setup(void **state)
+{
+	struct fake_env *fe = fake_env_new();
+
+	fake_env_add_account(fe, "alice", "secret", true, true);
+	fake_env_deliver(fe, "alice", MSG1);
+	fake_env_deliver(fe, "alice", MSG2);
+	fake_env_deliver(fe, "alice", MSG3);
+	*state = fe;
+	return 0;
+}
+
+static int session_teardown(void **state)
+{
+	struct fake_env *fe = *state;
+
+	fake_env_free(&fe);
+	return 0;
+}
+
+static char *take(struct po_conn *c)
+{
+	return fake_take(c);
+}
+
+/* Logged in, INBOX selected, output taken. */
+static struct po_conn *session(struct fake_env *fe)
+{
+	struct po_conn *c = fake_conn_new(fe, &imap_protocol);
+	char *got;
+
+	struct imap_session *s = c->session;
+
+	/* imap_session.c (being written) does not set the first state yet. */
+	if (s->state == 0)
+		s->state = IMAP_S_NOTAUTH;
+	c->plaintext_allowed = true;
+	fake_line(c, "a LOGIN alice secret");
+	fake_line(c, "b SELECT INBOX");
+	got = take(c);
+	if (strstr(got, "b OK") == NULL)
+		fail_msg("%s", got);
+	free(got);
+	return c;
+}
+
+/* Send line, expect the exact reply. */
+static void cmd(struct po_conn *c, const char *line, const char *want)
+{
+	char *got;
+
+	c->bad_commands = 0;
+	fake_line(c, line);
+	got = take(c);
+	if (want == NULL)
+		printf("%s => %s", line, got);
+	else if (strcmp(got, want) != 0)
+		fail_msg("%s\n got: \"%s\"\nwant: \"%s\"", line, got, want);
+	free(got);
+}
+
+static void test_session_search_corpus(void **state)
+{
+	struct po_conn *c = session(*state);
+	char line[128];
+	size_t big = strlen(MSG1) > strlen(MSG2) ? strlen(MSG1) : strlen(MSG2);
+
+	cmd(c, "s SEARCH FROM smith",
+	    "* SEARCH 1\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH from SMITH@EXAMPLE",
+	    "* SEARCH 1\r\ns OK SEARCH completed\r\n");
+	/* Encoded words are decoded before matching (RFC 2047). */
+	cmd(c, "s SEARCH SUBJECT \"caf\xc3\xa9 meeting\"",
+	    "* SEARCH 1\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH CHARSET UTF-8 FROM \"J\xc3\xb6rg\"",
+	    "* SEARCH 2\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH SUBJECT Q?Caf",
+	    "* SEARCH\r\ns OK SEARCH completed\r\n");
+	/* The string is literal: no wildcards. */
+	cmd(c, "s SEARCH SUBJECT \"%\"",
+	    "* SEARCH\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH HEADER X-Tag a_c",
+	    "* SEARCH 2\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH HEADER X-Tag abc",
+	    "* SEARCH\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH HEADER x-tag \"\"",
+	    "* SEARCH 2\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH BODY \"50%\"",
+	    "* SEARCH 1\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH BODY lunch", "* SEARCH\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH TEXT lunch",
+	    "* SEARCH 2\r\ns OK SEARCH completed\r\n");
+	snprintf(line, sizeof(line), "s SEARCH LARGER %zu", big);
+	cmd(c, line, "* SEARCH 3\r\ns OK SEARCH completed\r\n");
+	snprintf(line, sizeof(line), "s SEARCH SMALLER %zu", big + 1);
+	cmd(c, line, "* SEARCH 1 2\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH NOT FROM smith",
+	    "* SEARCH 2 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH OR FROM smith FROM bob",
+	    "* SEARCH 1 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH (OR FROM smith FROM bob) NOT 1",
+	    "* SEARCH 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s UID SEARCH UID 2:*",
+	    "* SEARCH 2 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s UID SEARCH UID 7:*",
+	    "* SEARCH 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH 2:*", "* SEARCH 2 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH SENTBEFORE 1-Jan-2000",
+	    "* SEARCH 1\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH SENTON 1-Feb-1994",
+	    "* SEARCH 1\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH SENTSINCE 1-Jan-2000",
+	    "* SEARCH 3\r\ns OK SEARCH completed\r\n");
+	/* Internal dates are now. */
+	cmd(c, "s SEARCH SINCE 1-Jan-2000",
+	    "* SEARCH 1 2 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH BEFORE 1-Jan-2000",
+	    "* SEARCH\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH BEFORE 32-Jan-2020", "s BAD Invalid date\r\n");
+	cmd(c, "s SEARCH CHARSET KOI8-R ALL",
+	    "s NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
+static void test_session_search_decodes_base64_body(void **state)
+{
+	struct po_conn *c = session(*state);
+
+	cmd(c, "s SEARCH BODY \"secret word\"",
+	    "* SEARCH 2\r\ns OK SEARCH completed\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
+static void test_session_esearch_and_save(void **state)
+{
+	struct po_conn *c = session(*state);
+
+	cmd(c, "s SEARCH RETURN (MIN MAX COUNT ALL) NOT FROM smith",
+	    "* ESEARCH (TAG \"s\") MIN 2 MAX 3 COUNT 2 ALL 2:3\r\n"
+	    "s OK SEARCH completed\r\n");
+	cmd(c, "s UID SEARCH RETURN (COUNT) FROM nobody",
+	    "* ESEARCH (TAG \"s\") UID COUNT 0\r\n"
+	    "s OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH RETURN (SAVE) OR FROM bob FROM smith",
+	    "s OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH $", "* SEARCH 1 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s UID SEARCH NOT UID $",
+	    "* SEARCH 2\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH RETURN (SAVE MAX) ALL",
+	    "* ESEARCH (TAG \"s\") MAX 3\r\ns OK SEARCH completed\r\n");
+	cmd(c, "s SEARCH $", "* SEARCH 3\r\ns OK SEARCH completed\r\n");
+	/* A SEARCH with SAVE that fails with NO empties "$" (RFC 5182). */
+	cmd(c, "s SEARCH RETURN (SAVE) CHARSET X ALL",
+	    "s NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n");
+	cmd(c, "s SEARCH $", "* SEARCH\r\ns OK SEARCH completed\r\n");
+	/* IMAP4rev2 clients get ESEARCH. */
+	fake_line(c, "e ENABLE IMAP4rev2");
+	free(take(c));
+	cmd(c, "s SEARCH FROM smith",
+	    "* ESEARCH (TAG \"s\") ALL 1\r\ns OK SEARCH completed\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
+static void test_session_store_responses(void **state)
+{
+	struct po_conn *c = session(*state);
+
+	cmd(c, "t STORE 1 +FLAGS (\\Seen)",
+	    "* 1 FETCH (FLAGS (\\Seen))\r\nt OK STORE completed\r\n");
+	cmd(c, "t UID STORE 2 FLAGS.SILENT (\\Flagged $Work)",
+	    /* A new keyword: imap_sync announces FLAGS, and with it
+	     * the change (so .SILENT still shows one FETCH here). */
+	    "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Work)\r\n"
+	    "* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted "
+	    "\\Draft $Work \\*)] Flags permitted\r\n"
+	    "* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))\r\n"
+	    "t OK STORE completed\r\n");
+	cmd(c, "t UID STORE 1:3 +FLAGS \\Answered",
+	    "* 1 FETCH (UID 1 FLAGS (\\Seen \\Answered))\r\n"
+	    "* 2 FETCH (UID 2 FLAGS (\\Answered \\Flagged $Work))\r\n"
+	    "* 3 FETCH (UID 3 FLAGS (\\Answered))\r\n"
+	    "t OK STORE completed\r\n");
+	cmd(c, "t STORE 1:2 -FLAGS.SILENT (\\Answered $Work)",
+	    "t OK STORE completed\r\n");
+	cmd(c, "t SEARCH KEYWORD $work",
+	    "* SEARCH\r\nt OK SEARCH completed\r\n");
+	cmd(c, "t STORE 3 +flags $Work",
+	    "* 3 FETCH (FLAGS (\\Answered $Work))\r\n"
+	    "t OK STORE completed\r\n");
+	cmd(c, "t SEARCH KEYWORD $work",
+	    "* SEARCH 3\r\nt OK SEARCH completed\r\n");
+	cmd(c, "t SEARCH UNKEYWORD $Work",
+	    "* SEARCH 1 2\r\nt OK SEARCH completed\r\n");
+	cmd(c, "t SEARCH KEYWORD $Nope",
+	    "* SEARCH\r\nt OK SEARCH completed\r\n");
+	cmd(c, "t SEARCH SEEN FLAGGED",
+	    "* SEARCH\r\nt OK SEARCH completed\r\n");
+	cmd(c, "t SEARCH UNSEEN UNANSWERED",
+	    "* SEARCH 2\r\nt OK SEARCH completed\r\n");
+	/* UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3). */
+	cmd(c, "t STORE 1,3 (UNCHANGEDSINCE 0) +FLAGS (\\Deleted)",
+	    "t OK [MODIFIED 1,3] Conditional STORE failed\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
+static void test_session_store_invalid(void **state)
+{
+	struct po_conn *c = session(*state);
+
+	cmd(c, "t STORE 1 +FLAGS (\\Recent)",
+	    "t BAD \\Recent cannot be set\r\n");
+	cmd(c, "t STORE 1 FLAGS", "t BAD Missing flags\r\n");
+	cmd(c, "t STORE 1 XFLAGS (\\Seen)",
+	    "t BAD Expected FLAGS, +FLAGS or -FLAGS\r\n");
+	cmd(c, "t STORE 1 FLAGS.LOUD (\\Seen)",
+	    "t BAD Expected FLAGS, +FLAGS or -FLAGS\r\n");
+	cmd(c, "t STORE 1 (FOO 1) FLAGS (\\Seen)",
+	    "t BAD Unknown STORE modifier\r\n");
+	cmd(c, "t STORE 1 (UNCHANGEDSINCE) FLAGS (\\Seen)",
+	    "t BAD UNCHANGEDSINCE needs a mod-sequence\r\n");
+	cmd(c, "t STORE 1 FLAGS (\\Seen) extra",
+	    "t BAD Unexpected argument after the flag list\r\n");
+	cmd(c, "t STORE x FLAGS (\\Seen)", "t BAD Invalid sequence set\r\n");
+	cmd(c, "t STORE", "t BAD Missing sequence set\r\n");
+	cmd(c, "t STORE 4 FLAGS (\\Seen)", "t BAD Invalid sequence number\r\n");
+	fake_line(c, "x EXAMINE INBOX");
+	free(take(c));
+	cmd(c, "t STORE 1 FLAGS (\\Seen)",
+	    "t NO [READ-ONLY] Mailbox is selected read-only\r\n");
+	cmd(c, "t MOVE 1 Archive",
+	    "t NO [READ-ONLY] Mailbox is selected read-only\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
+static uint32_t uidvalidity_of(struct fake_env *fe, const char *name,
+                               uint32_t *messages_r)
+{
+	struct auth_account acc;
+	struct store_account *a = NULL;
+	struct store_mailbox_info info;
+
+	assert_int_equal(auth_account_get(fe->env.auth, "alice", &acc), 0);
+	assert_int_equal(store_account_open(fe->env.store, acc.id, &a),
+	                 STORE_OK);
+	assert_int_equal(store_mailbox_get(a, name, &info), STORE_OK);
+	store_account_close(&a);
+	if (messages_r != NULL)
+		*messages_r = info.messages;
+	return info.uidvalidity;
+}
+
+static void test_session_copy_move(void **state)
+{
+	struct fake_env *fe = *state;
+	struct po_conn *c = session(fe);
+	uint32_t v = uidvalidity_of(fe, "Archive", NULL), n;
+	char want[256];
+
+	cmd(c, "t COPY 1 Nope",
+	    "t NO [TRYCREATE] Destination mailbox does not exist\r\n");
+	cmd(c, "t COPY 1", "t BAD Missing mailbox name\r\n");
+	snprintf(want, sizeof(want),
+	         "t OK [COPYUID %u 1,3 1:2] COPY completed\r\n", v);
+	cmd(c, "t COPY 1,3 Archive", want);
+	uidvalidity_of(fe, "Archive", &n);
+	assert_int_equal(n, 2);
+	cmd(c, "t UID COPY 9:10 Archive", "t OK COPY completed\r\n");
+	snprintf(want, sizeof(want),
+	         "* OK [COPYUID %u 2:3 3:4] Moved\r\n"
+	         "* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nt OK MOVE completed\r\n",
+	         v);
+	cmd(c, "t MOVE 2:3 Archive", want);
+	uidvalidity_of(fe, "Archive", &n);
+	assert_int_equal(n, 4);
+	uidvalidity_of(fe, "INBOX", &n);
+	assert_int_equal(n, 1);
+	cmd(c, "t SEARCH ALL", "* SEARCH 1\r\nt OK SEARCH completed\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,5 +831,18 @@ int main(void)
 	        cmocka_unit_test(test_saved_result_rules),
 	};
 
-	return cmocka_run_group_tests_name("imap_search", tests, NULL, NULL);
+	const struct CMUnitTest session_tests[] = {
+#define SESSION_TEST(t)                                                        \
+	cmocka_unit_test_setup_teardown(t, session_setup, session_teardown)
+	        SESSION_TEST(test_session_search_corpus),
+	        SESSION_TEST(test_session_search_decodes_base64_body),
+	        SESSION_TEST(test_session_esearch_and_save),
+	        SESSION_TEST(test_session_store_responses),
+	        SESSION_TEST(test_session_store_invalid),
+	        SESSION_TEST(test_session_copy_move),
+	};
+	int r = cmocka_run_group_tests_name("imap_search", tests, NULL, NULL);
+
+	return r + cmocka_run_group_tests_name("imap_search_sessions",
+	                                       session_tests, NULL, NULL);
 }
