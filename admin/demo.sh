@@ -82,7 +82,7 @@ postoffice demo
   account:   demo
   password:  $PASSWORD
   POP3:      127.0.0.1:1110 (STLS)    POP3S: 127.0.0.1:1995
-  IMAP:      127.0.0.1:1143           IMAPS: 127.0.0.1:1993 (not implemented yet)
+  IMAP:      127.0.0.1:1143 (STARTTLS) IMAPS: 127.0.0.1:1993
   LMTP:      127.0.0.1:2424
   config:    $CONF
   admin:     $ADMIN -c $CONF account list
@@ -90,6 +90,9 @@ postoffice demo
 Try:
   curl -u demo:PASSWORD pop3://127.0.0.1:1110/
   curl -k -u demo:PASSWORD pop3s://127.0.0.1:1995/
+  curl -u demo:PASSWORD imap://127.0.0.1:1143/                 (LIST)
+  curl -k -u demo:PASSWORD 'imaps://127.0.0.1:1993/INBOX;UID=1'  (a message)
+  curl -k -u demo:PASSWORD -T message.eml imaps://127.0.0.1:1993/Drafts
 
 Starting postofficed in the foreground (Ctrl-C to stop).
 EOF

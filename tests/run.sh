@@ -15,10 +15,32 @@ ROOT=$(pwd)
 # Debian 12 packages the build and the tests need.
 PACKAGES="build-essential cmake pkg-config libuv1-dev libgnutls28-dev
 libsqlite3-dev libcmocka-dev libcrypt-dev libinih-dev gnutls-bin fetchmail
-curl python3 ca-certificates"
+curl python3 ca-certificates isync offlineimap3"
+# node and npm for the imapflow client test: Debian's, unless a node is
+# installed already (another node package may ship its own npm).
+if ! command -v node >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES nodejs npm"
+elif ! command -v npm >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES npm"
+fi
 
 . "$ROOT/admin/deps.sh"
 po_require_packages tests/run.sh
+
+# The node client test's packages (tests/integration/node, pinned by its
+# package-lock.json).  Skipped when the installed tree matches the lock
+# file; if npm cannot reach the registry, the node test reports it.
+NODE_DIR="$ROOT/tests/integration/node"
+if ! cmp -s "$NODE_DIR/package-lock.json" \
+	"$NODE_DIR/node_modules/.po-installed-lock" 2>/dev/null; then
+	echo "=== npm ci in tests/integration/node"
+	if (cd "$NODE_DIR" && npm ci --no-audit --no-fund --prefer-offline); then
+		cp "$NODE_DIR/package-lock.json" \
+			"$NODE_DIR/node_modules/.po-installed-lock"
+	else
+		echo "tests/run.sh: npm ci failed; the imapflow test will fail" >&2
+	fi
+fi
 
 JOBS=${PO_JOBS:-$(nproc 2>/dev/null || echo 2)}
 status=0
