@@ -737,6 +737,55 @@ static void test_session_store_responses(void **state)
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
 }
 
+static uint32_t uidvalidity_of(struct fake_env *fe, const char *name,
+                               uint32_t *messages_r);
+
+/* The MODSEQ of INBOX's message uid. */
+static uint64_t modseq_of(struct fake_env *fe, uint32_t uid)
+{
+	struct auth_account acc;
+	struct store_account *a = NULL;
+	struct store_mailbox_info info;
+	struct store_msg_ext *list = NULL;
+	size_t n = 0;
+	uint64_t m;
+
+	assert_int_equal(auth_account_get(fe->env.auth, "alice", &acc), 0);
+	assert_int_equal(store_account_open(fe->env.store, acc.id, &a),
+	                 STORE_OK);
+	assert_int_equal(store_mailbox_get(a, "INBOX", &info), STORE_OK);
+	assert_int_equal(store_list_ext(a, info.id, uid, uid, &list, &n),
+	                 STORE_OK);
+	assert_int_equal(n, 1);
+	m = list[0].m.modseq;
+	free(list);
+	store_account_close(&a);
+	return m;
+}
+
+static void test_session_store_unchangedsince(void **state)
+{
+	struct fake_env *fe = *state;
+	struct po_conn *c = session(fe);
+	char line[128];
+
+	cmd(c, "t STORE 1 +FLAGS.SILENT (\\Seen)", "t OK STORE completed\r\n");
+	/* Message 1 changed after message 3's MODSEQ: only 3 is stored. */
+	snprintf(line, sizeof(line),
+	         "t STORE 1:3 (UNCHANGEDSINCE %llu) +FLAGS (\\Deleted)",
+	         (unsigned long long)modseq_of(fe, 3));
+	cmd(c, line,
+	    "* 2 FETCH (FLAGS (\\Deleted))\r\n"
+	    "* 3 FETCH (FLAGS (\\Deleted))\r\n"
+	    "t OK [MODIFIED 1] Conditional STORE failed\r\n");
+	snprintf(line, sizeof(line),
+	         "t UID STORE 1 (UNCHANGEDSINCE %llu) -FLAGS (\\Seen)",
+	         (unsigned long long)modseq_of(fe, 1));
+	cmd(c, line, "* 1 FETCH (UID 1 FLAGS ())\r\nt OK STORE completed\r\n");
+	cmd(c, "t SEARCH DELETED", "* SEARCH 2 3\r\nt OK SEARCH completed\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
 static void test_session_store_invalid(void **state)
 {
 	struct po_conn *c = session(*state);
@@ -838,6 +887,7 @@ int main(void)
 	        SESSION_TEST(test_session_search_decodes_base64_body),
 	        SESSION_TEST(test_session_esearch_and_save),
 	        SESSION_TEST(test_session_store_responses),
+	        SESSION_TEST(test_session_store_unchangedsince),
 	        SESSION_TEST(test_session_store_invalid),
 	        SESSION_TEST(test_session_copy_move),
 	};
