@@ -47,8 +47,11 @@ int imap_pattern_compile(struct imap_pattern *p, const char *pat, size_t len)
 				p->tok[p->n - 1] = IMAP_PAT_STAR;
 			continue;
 		}
-		if (t < IMAP_PAT_STAR)
+		if (t < IMAP_PAT_STAR) {
+			if (p->n_lit == p->n)
+				p->n_lead++;
 			p->n_lit++;
+		}
 		p->tok[p->n++] = t;
 	}
 	p->cur = xcalloc(p->n + 1, sizeof(*p->cur));
@@ -97,7 +100,7 @@ bool imap_pattern_match(struct imap_pattern *p, const char *name, size_t len,
 			    (t == IMAP_PAT_PCT && c != '/'))
 				next[i] = any = true;
 			else if (t == c ||
-			         (inbox_ci && j < 5 && t < IMAP_PAT_STAR &&
+			         (inbox_ci && j < 5 && i < p->n_lead &&
 			          tolower(t) == tolower(c)))
 				next[i + 1] = any = true;
 		}
@@ -1345,7 +1348,7 @@ int imap_cmd_append_parse(struct imap_cmd *cmd, const char **error_r)
 			goto fail;
 		a = a->next;
 	}
-	if (a != NULL && a->type == IMAP_ARG_STRING &&
+	if (a != NULL && a->next != NULL && a->type == IMAP_ARG_STRING &&
 	    !(a->flags & (IMAP_ARG_F_LITERAL | IMAP_ARG_F_LITERAL8))) {
 		/* date-time is a quoted string; the message is a literal. */
 		if (!imap_arg_get_string(a, &str, &len) ||

@@ -22,6 +22,7 @@ struct imap_pattern {
 	uint16_t *tok;    /* bytes 0..255, or IMAP_PAT_STAR / IMAP_PAT_PCT */
 	size_t n;         /* tokens */
 	size_t n_lit;     /* literal tokens: the shortest name it matches */
+	size_t n_lead;    /* literal tokens before the first wildcard */
 	bool *cur, *next; /* n + 1 states each, scratch for matching */
 };
 
@@ -33,9 +34,11 @@ struct imap_pattern {
 int imap_pattern_compile(struct imap_pattern *p, const char *pat, size_t len);
 void imap_pattern_free(struct imap_pattern *p);
 /*
- * Does name[0..len) match?  inbox_ci: the first five bytes are compared
- * case-insensitively (the name is INBOX or one of its children, and INBOX
- * is case-insensitive, RFC 9051 §5.1).  Cost O(len * p->n).
+ * Does name[0..len) match?  inbox_ci (the name is INBOX or one of its
+ * children): INBOX is case-insensitive (RFC 9051 §5.1), so the first five
+ * bytes are compared case-insensitively with the pattern's leading literal
+ * text ("inbox/%", "in*"), never with what a wildcard reached ("%o%" does
+ * not match "INBOX").  Cost O(len * p->n).
  */
 bool imap_pattern_match(struct imap_pattern *p, const char *name, size_t len,
                         bool inbox_ci);
