@@ -406,6 +406,8 @@ static int command_line(struct po_conn *c, struct imap_session *s,
 	                                          : IMAP_CMD_MAX_BYTES;
 	int r;
 
+	if (s->n_parts == 0 && len == 0)
+		return reply_bad(c, NULL, 0, "Empty command");
 	if (s->n_parts == 0)
 		note_tag(s, line, len);
 	if (s->cmdbuf.len - s->literal_total + len > limit) {
@@ -596,8 +598,13 @@ static int command_start(struct po_conn *c, struct imap_session *s)
 {
 	struct imap_cmd *cmd = s->cur;
 
-	if (cmd->def->flags & IMAP_CMD_INLINE)
-		return after_loop_run(c, s, cmd->def->run(cmd));
+	int ret;
+
+	if (cmd->def->flags & IMAP_CMD_INLINE) {
+		ret = cmd->def->run(cmd);
+		cmd->step++;
+		return after_loop_run(c, s, ret);
+	}
 	if (submit(c, s, JOB_RUN) < 0)
 		return after_loop_run(c, s, -1);
 	return PO_AGAIN;
@@ -617,8 +624,11 @@ static int dispatch(struct po_conn *c, struct imap_session *s)
 	for (size_t i = 0; i < s->n_parts; i++)
 		p[i].data = s->cmdbuf.data + s->part_off[i];
 	if (parse_head(p[0].data, p[0].len, &h, &error) < 0) {
+		int r = reply_bad(c, h.tag, h.tag_len, error); /* h.tag is
+		                                                  in cmdbuf */
+
 		asm_reset(s);
-		return reply_bad(c, h.tag, h.tag_len, error);
+		return r;
 	}
 	if (!(h.def->states & s->state)) {
 		int r;
@@ -695,8 +705,10 @@ static int sasl_line(struct po_conn *c, struct imap_session *s,
 
 static int imap_on_connect(struct po_conn *c)
 {
+	struct imap_session *s = conn_session(c);
 	struct po_buf b = PO_BUF_INIT;
 
+	s->state = IMAP_S_NOTAUTH;
 	/* RFC 9051 §7.1: the greeting may carry the capabilities. */
 	po_buf_add_str(&b, "* OK [CAPABILITY ");
 	imap__write_capability(&b, c);

@@ -332,10 +332,14 @@ static void announce_keywords(struct imap_session *s, struct po_buf *out,
 	if (s->sel.readonly) {
 		po_buf_add_str(out, "()");
 	} else {
-		/* The same list with "\\*": new keywords may be made
-		 * (RFC 9051 §7.1).  list is "(...)" and never empty. */
+		/* The same list with "\\*" while new keywords may be made
+		 * (RFC 9051 §7.1; the store holds STORE_KEYWORDS_MAX).
+		 * list is "(...)" and never empty. */
 		po_buf_add(out, list.data, list.len - 1);
-		po_buf_add_str(out, " \\*)");
+		po_buf_add_str(out,
+		               __builtin_popcountll(all) < STORE_KEYWORDS_MAX
+		                       ? " \\*)"
+		                       : ")");
 	}
 	po_buf_add_str(out, "] Flags permitted\r\n");
 	po_buf_deinit(&list);
