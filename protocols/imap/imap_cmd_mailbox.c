@@ -1558,7 +1558,6 @@ int imap_cmd_uid_expunge_parse(struct imap_cmd *cmd, const char **error_r)
 {
 	struct imap_seqset set;
 	struct expunge_req *r;
-	const char *atom;
 
 	if (!cmd->uid) {
 		if (cmd->nargs != 0) {
@@ -1567,11 +1566,14 @@ int imap_cmd_uid_expunge_parse(struct imap_cmd *cmd, const char **error_r)
 		}
 		return 0;
 	}
-	if (cmd->nargs != 1 || !imap_arg_get_atom(cmd->args, &atom)) {
+	/* A sequence set is no strict atom ("*" is a list wildcard), so
+	 * take the lenient atom as the parser read it. */
+	if (cmd->nargs != 1 || cmd->args->type != IMAP_ARG_ATOM) {
 		*error_r = "Expected a UID set";
 		return -1;
 	}
-	if (imap_seqset_parse(atom, strlen(atom), &set, error_r) < 0)
+	if (imap_seqset_parse(cmd->args->str, cmd->args->len, &set, error_r) <
+	    0)
 		return -1;
 	/* The command's free is free(): keep it one allocation. */
 	r = xmalloc(sizeof(*r) + set.count * sizeof(r->ranges[0]));

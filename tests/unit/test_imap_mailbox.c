@@ -20,8 +20,21 @@
 #include <time.h>
 
 #include "fake_conn.h"
+#include "imap.h"
 #include "imap_mailbox.h"
 #include "imap_private.h"
+
+/* fake_conn.c refuses literals; this target compiles it with its
+ * conn_expect_literal renamed (imap_mailbox.cmake) and the literal bytes
+ * are fed by feed_literal() below. */
+#undef conn_expect_literal
+void conn_expect_literal(struct po_conn *c, uint64_t size);
+
+void conn_expect_literal(struct po_conn *c, uint64_t size)
+{
+	(void)c;
+	(void)size;
+}
 
 struct h {
 	struct fake_env *fe;
@@ -810,6 +823,99 @@ static void test_close_expunges_silently(void **state)
 	assert_int_equal(mbox(h, "INBOX").messages, 2);
 }
 
+/* ---- through the session framework (fake_conn.c) --------------------- */
+
+static void take_expect(struct po_conn *c, const char *want)
+{
+	char *got = fake_take(c);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* Hand over an announced literal in one frame, then run what it
+ * started. */
+static void feed_literal(struct po_conn *c, const char *data, size_t len)
+{
+	struct po_frame f = {PO_FRAME_LITERAL, data, len, false, false};
+
+	assert_int_not_equal(c->proto->on_input(c, &f), PO_CLOSE);
+}
+
+static struct po_conn *e2e_login(struct h *h)
+{
+	struct po_conn *c = fake_conn_new(h->fe, &imap_protocol);
+
+	free(fake_take(c));
+	fake_line(c, "L LOGIN alice secret");
+	free(fake_take(c));
+	return c;
+}
+
+static void test_session_select_append_close(void **state)
+{
+	struct h *h = *state;
+	struct po_conn *c = e2e_login(h);
+	struct store_mailbox_info info = mbox(h, "INBOX");
+	char want[1024];
+
+	fake_line(c, "A SELECT INBOX");
+	snprintf(want, sizeof(want),
+	         "* 0 EXISTS\r\n"
+	         "* 0 RECENT\r\n"
+	         "* FLAGS (" SYS ")\r\n"
+	         "* OK [PERMANENTFLAGS (" SYS " \\*)] Flags permitted\r\n"
+	         "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+	         "* OK [UIDNEXT 1] Predicted next UID\r\n"
+	         "A OK [READ-WRITE] SELECT completed\r\n",
+	         info.uidvalidity);
+	take_expect(c, want);
+	assert_int_equal(c->watch_mailbox, info.id);
+	/* APPEND to the selected mailbox: the framework's update (EXISTS)
+	 * comes before the tagged APPENDUID. */
+	fake_line(c, "B APPEND INBOX (\\Deleted) {21+}");
+	feed_literal(c, MSG, strlen(MSG));
+	fake_line(c, "");
+	snprintf(want, sizeof(want),
+	         "* 1 EXISTS\r\n"
+	         "B OK [APPENDUID %u 1] APPEND completed\r\n",
+	         info.uidvalidity);
+	take_expect(c, want);
+	fake_line(c, "C LIST \"\" inbox");
+	take_expect(c, "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+	               "C OK LIST completed\r\n");
+	fake_line(c, "D CLOSE");
+	take_expect(c, "D OK CLOSE completed\r\n");
+	assert_int_equal(mbox(h, "INBOX").messages, 0);
+	fake_line(c, "E EXPUNGE");
+	take_expect(c, "E BAD EXPUNGE not allowed now\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
+static void test_session_expunge_and_status(void **state)
+{
+	struct h *h = *state;
+	struct po_conn *c;
+	uint32_t del[] = {2};
+
+	for (int i = 0; i < 3; i++)
+		append(h, "INBOX", MSG, 0);
+	c = e2e_login(h);
+	fake_line(c, "A SELECT INBOX");
+	free(fake_take(c));
+	set_deleted(h, "INBOX", del, 1);
+	fake_line(c, "B UID EXPUNGE 1:*");
+	take_expect(c, "* 2 EXPUNGE\r\nB OK EXPUNGE completed\r\n");
+	fake_line(c, "C STATUS INBOX (MESSAGES UIDNEXT)");
+	take_expect(c, "* STATUS INBOX (MESSAGES 2 UIDNEXT 4)\r\n"
+	               "C OK STATUS completed\r\n");
+	fake_line(c, "D EXAMINE Trash");
+	free(fake_take(c));
+	fake_line(c, "E EXPUNGE");
+	take_expect(c, "E NO [READ-ONLY] Mailbox is read-only\r\n");
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -836,6 +942,8 @@ int main(void)
 	        T(test_expunge_numbers),
 	        T(test_uid_expunge_only_listed),
 	        T(test_close_expunges_silently),
+	        T(test_session_select_append_close),
+	        T(test_session_expunge_and_status),
 	};
 
 	return cmocka_run_group_tests_name("imap_mailbox", tests, NULL, NULL);
