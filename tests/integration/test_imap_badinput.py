@@ -49,7 +49,7 @@ class ImapBadInputTest(DaemonTestCase):
                  "max_connections": "2000"}
     ACCOUNTS = {u: (u + "-pw", False, True) for u in
                 ("alice", "bob", "victim", "mallory", "appender", "finder",
-                 "idler")}
+                 "idler", "lit")}
 
     def sess(self, user="alice"):
         c = imap_session(self.daemon, user, user + "-pw")
@@ -205,7 +205,7 @@ class ImapBadInputTest(DaemonTestCase):
     # -- literals -----------------------------------------------------
 
     def test_literal_over_limit_refused_before_read(self):
-        c = self.sess("alice")
+        c = self.sess("lit")
         for tag, line in (
                 ("b1", "APPEND INBOX {%d}" % (MAX_MESSAGE + 1)),
                 ("b2", "LOGIN {%d}" % (CMD_MAX_BYTES + 1)),
@@ -326,7 +326,8 @@ class ImapBadInputTest(DaemonTestCase):
     def test_mailbox_names_stay_in_the_account(self):
         v = self.sess("victim")
         v.ok("CREATE Secret")
-        v.ok(b"APPEND Secret {13}\r\nSubject: s\r\n\r\n")
+        secret = b"Subject: s\r\n\r\nsecret\r\n"
+        v.ok(b"APPEND Secret {%d}\r\n" % len(secret) + secret)
         v_list = v.ok('LIST "" "*"')
         v_status = v.ok("STATUS Secret (MESSAGES UIDNEXT)")
         before = data_files(self.daemon.tmp)
