@@ -522,15 +522,9 @@ static int world_teardown(void **state)
 /* Log in and SELECT (or EXAMINE) INBOX. */
 static void open_inbox(struct world *w, bool readonly)
 {
-	struct imap_session *s;
 	char *greeting;
 
 	w->c = fake_conn_new(w->fe, &imap_protocol);
-	s = w->c->session;
-	/* The framework does not set the first state yet; a zeroed session
-	 * would refuse every command. */
-	if (s->state == 0)
-		s->state = IMAP_S_NOTAUTH;
 	greeting = take(w);
 	assert_non_null(strstr(greeting, "* OK"));
 	free(greeting);
@@ -843,6 +837,64 @@ static void test_fetch_many_messages_in_batches(void **state)
 	po_buf_deinit(&want);
 }
 
+static void test_fetch_macro_and_structure(void **state)
+{
+	struct world *w = *state;
+	char *got;
+
+	deliver(w, SMALL, strlen(SMALL), STORE_F_ANSWERED);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 FAST",
+	             "* 1 FETCH (FLAGS (\\Answered) INTERNALDATE "
+	             "\"14-Nov-2023 22:13:20 +0000\" RFC822.SIZE 43)\r\n"
+	             "a OK FETCH completed\r\n");
+	got = command(w, "b FETCH 1 (ENVELOPE BODY BODYSTRUCTURE)");
+	assert_int_equal(strncmp(got, "* 1 FETCH (ENVELOPE (", 21), 0);
+	assert_non_null(strstr(got, "\"hi\""));
+	assert_non_null(strstr(got, ") BODY ("));
+	assert_non_null(strstr(got, ") BODYSTRUCTURE ("));
+	assert_non_null(strstr(got, "))\r\nb OK FETCH completed\r\n"));
+	free(got);
+}
+
+static void test_fetch_rfc822_sets_seen(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 (FLAGS RFC822)",
+	             "* 1 FETCH (FLAGS (\\Seen) RFC822 {43}\r\n" SMALL ")\r\n"
+	             "a OK FETCH completed\r\n");
+}
+
+static void test_fetch_header_fields_partial(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	/* RFC 9051 §6.4.5: the substring is taken after subsetting. */
+	expect_reply(w, "a FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]<9.100>",
+	             "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)]<9> {6}\r\n"
+	             "hi\r\n\r\n)\r\n"
+	             "a OK FETCH completed\r\n");
+}
+
+static void test_fetch_bad_arguments_over_session(void **state)
+{
+	struct world *w = *state;
+
+	deliver(w, SMALL, strlen(SMALL), 0);
+	open_inbox(w, false);
+	expect_reply(w, "a FETCH 1 FLAGS (CHANGEDSINCE 1)",
+	             "a BAD Unknown FETCH modifier\r\n");
+	expect_reply(w, "b FETCH 1 BODY[1..2]", "b BAD Invalid section\r\n");
+	expect_reply(w, "c FETCH 1 BODY[]<0.0>",
+	             "c BAD Partial length must not be 0\r\n");
+	expect_reply(w, "d UID FETCH 5 FLAGS", "d OK FETCH completed\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +941,16 @@ int main(void)
 	                                        world_setup, world_teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_fetch_many_messages_in_batches, world_setup,
+	                world_teardown),
+	        cmocka_unit_test_setup_teardown(test_fetch_macro_and_structure,
+	                                        world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(test_fetch_rfc822_sets_seen,
+	                                        world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_header_fields_partial, world_setup,
+	                world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_bad_arguments_over_session, world_setup,
 	                world_teardown),
 	};
 
