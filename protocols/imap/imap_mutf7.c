@@ -253,6 +253,8 @@ int imap_mutf7_decode(const char *in, size_t len, struct po_buf *out)
 	struct po_buf check = PO_BUF_INIT;
 	bool ok;
 
+	if (len == 0)
+		return 0;
 	while (i < len) {
 		unsigned char c = (unsigned char)in[i];
 
