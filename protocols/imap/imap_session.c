@@ -11,6 +11,7 @@
  */
 #include "imap_private.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,8 @@ static void asm_reset(struct imap_session *s)
 /* Start a new part of the command at the end of cmdbuf. */
 static void part_push(struct imap_session *s, bool literal)
 {
+	/* literal_check keeps a command within MAX_PARTS parts. */
+	assert(s->n_parts < MAX_PARTS + 1);
 	if (s->n_parts == s->cap_parts) {
 		s->cap_parts = MAX_PARTS + 1;
 		s->parts = xrealloc(s->parts, s->cap_parts * sizeof(*s->parts));

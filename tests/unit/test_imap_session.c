@@ -218,7 +218,7 @@ static void test_id_namespace_enable(void **state)
 	fake_line(c, "4 ENABLE IMAP4rev2");
 	expect(c, "4 BAD ENABLE not allowed now\r\n");
 	fake_line(c, "5 LOGIN alice secret");
-	fake_take(c);
+	free(fake_take(c));
 	fake_line(c, "6 NAMESPACE");
 	expect(c, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"
 	          "6 OK NAMESPACE completed\r\n");
@@ -510,7 +510,7 @@ static void test_idle_reports_append_from_another_handle(void **state)
 	expect(c, "I1 OK IDLE terminated\r\n");
 	/* Leaving the mailbox stops the watch. */
 	fake_line(c, "U1 UNSELECT");
-	fake_take(c);
+	free(fake_take(c));
 	assert_int_equal(c->watch_account, 0);
 	store_account_close(&a);
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
@@ -606,6 +606,38 @@ static void test_sync_holds_expunges_when_not_allowed(void **state)
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
 }
 
+static void test_deleted_mailbox_expunges_everything(void **state)
+{
+	struct fake_env *fe = *state;
+	struct po_conn *c = login(fe);
+	struct store_account *a;
+	struct store_mailbox_info info;
+	int64_t inbox, box;
+	struct imap_session *s = conn_session(c);
+	char *got;
+
+	a = other_handle(fe, &inbox);
+	assert_int_equal(store_mailbox_create(a, "Box", NULL, &box), STORE_OK);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(store_append(a, box, "A: 1\r\n\r\n", 8, 0,
+		                              0, NULL, NULL),
+		                 STORE_OK);
+	fake_line(c, "S2 SELECT Box");
+	got = fake_take(c);
+	assert_non_null(strstr(got, "* 2 EXISTS\r\n"));
+	free(got);
+	assert_int_equal(c->watch_mailbox, box);
+	assert_int_equal(store_mailbox_delete(a, "Box"), STORE_OK);
+	assert_int_equal(store_mailbox_get(a, "Box", &info), STORE_E_NOTFOUND);
+	fake_line(c, "N1 NOOP");
+	expect(c, "* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nN1 OK NOOP completed\r\n");
+	assert_true(s->sel.gone);
+	fake_line(c, "N2 NOOP");
+	expect(c, "N2 OK NOOP completed\r\n");
+	store_account_close(&a);
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
 static void test_sel_resolve(void **state)
 {
 	struct imap_session s;
@@ -688,6 +720,7 @@ int main(void)
 	        T(test_idle_reports_append_from_another_handle),
 	        T(test_noop_reports_expunge_and_flags),
 	        T(test_sync_holds_expunges_when_not_allowed),
+	        T(test_deleted_mailbox_expunges_everything),
 	        cmocka_unit_test(test_sel_resolve),
 	        T(test_logout_after_select_releases),
 	};
