@@ -79,7 +79,8 @@ struct store_mailbox_info {
 };
 
 /* Look a mailbox up by name ("INBOX" in any case is the inbox).
- * STORE_E_NOTFOUND if there is none. */
+ * STORE_E_NOTFOUND if there is none, and for a \Noselect placeholder
+ * (store_mailbox_delete), which cannot be selected or appended to. */
 int store_mailbox_get(struct store_account *a, const char *name,
                       struct store_mailbox_info *info_r);
 
