@@ -619,8 +619,8 @@ static void test_deleted_mailbox_expunges_everything(void **state)
 	a = other_handle(fe, &inbox);
 	assert_int_equal(store_mailbox_create(a, "Box", NULL, &box), STORE_OK);
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(store_append(a, box, "A: 1\r\n\r\n", 8, 0,
-		                              0, NULL, NULL),
+		assert_int_equal(store_append(a, box, "A: 1\r\n\r\n", 8, 0, 0,
+		                              NULL, NULL),
 		                 STORE_OK);
 	fake_line(c, "S2 SELECT Box");
 	got = fake_take(c);
@@ -634,6 +634,47 @@ static void test_deleted_mailbox_expunges_everything(void **state)
 	assert_true(s->sel.gone);
 	fake_line(c, "N2 NOOP");
 	expect(c, "N2 OK NOOP completed\r\n");
+	store_account_close(&a);
+	fake_conn_free(&c, PO_CLOSE_CLIENT);
+}
+
+/* A response larger than IMAP_OUT_CHUNK goes out in steps, each after the
+ * output drained, and the tagged line comes last. */
+static void test_large_fetch_resumes_after_drain(void **state)
+{
+	struct fake_env *fe = *state;
+	struct po_conn *c;
+	int64_t inbox;
+	struct store_account *a = other_handle(fe, &inbox);
+	size_t size = 90000, n = 4;
+	char *msg = malloc(size), *got, *p;
+	size_t count = 0;
+
+	memset(msg, 'x', size);
+	memcpy(msg, "Subject: big\r\n\r\n", 16);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(
+		        store_append(a, inbox, msg, size, 0, 0, NULL, NULL),
+		        STORE_OK);
+	c = login(fe);
+	select_inbox(c);
+	c->output_limit = true;
+	fake_line(c, "F1 FETCH 1:* BODY.PEEK[]");
+	got = fake_take(c);
+	if (strlen(got) <= n * size)
+		fail_msg("got %zu: %.300s paused %d job %p", strlen(got), got,
+		         c->paused, (void *)c->job);
+	for (p = got; (p = strstr(p, " FETCH (")) != NULL; p++)
+		count++;
+	assert_int_equal(count, n);
+	p = strstr(got, "F1 OK");
+	assert_non_null(p);
+	assert_string_equal(p + strcspn(p, "\r"), "\r\n");
+	free(got);
+	assert_false(c->paused);
+	fake_line(c, "N1 NOOP");
+	expect(c, "N1 OK NOOP completed\r\n");
+	free(msg);
 	store_account_close(&a);
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
 }
@@ -721,6 +762,7 @@ int main(void)
 	        T(test_noop_reports_expunge_and_flags),
 	        T(test_sync_holds_expunges_when_not_allowed),
 	        T(test_deleted_mailbox_expunges_everything),
+	        T(test_large_fetch_resumes_after_drain),
 	        cmocka_unit_test(test_sel_resolve),
 	        T(test_logout_after_select_releases),
 	};
