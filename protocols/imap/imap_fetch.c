@@ -392,6 +392,8 @@ static int fetch_binary(struct imap_session *s, struct imap_fetch *f,
 	rc = store_section_find(s->acct, s->sel.id, m->m.uid, it->path,
 	                        it->depth, &sec);
 	if (rc == STORE_E_NOTFOUND) {
+		/* No such part: BINARY gets NIL as BODY does; BINARY.SIZE
+		 * must be a number (RFC 9051 §9), the size of nothing. */
 		if (it->kind == IMAP_FETCH_BINARY_SIZE)
 			po_buf_printf(out, "%s 0", it->name);
 		else
@@ -453,29 +455,43 @@ static void write_flags(struct imap_session *s, const struct store_msg_ext *m,
 	                 imap_keyword_names(s, m->keywords));
 }
 
+/* Did this FETCH set \Seen on the current message? */
+static bool seen_changed(const struct imap_fetch *f)
+{
+	return f->seen_changed[f->pos.msg - f->batch_lo];
+}
+
 /* Item idx of the current message: f->items[idx], or after them the UID a
  * UID FETCH adds and the FLAGS that setting \Seen adds. */
 static int fetch_item(struct imap_session *s, struct imap_fetch *f, size_t idx,
                       struct po_buf *out)
 {
 	const struct store_msg_ext *m = f->cur;
-	const struct imap_fetch_item *it =
-	        idx < f->n_items ? &f->items[idx] : NULL;
-	bool extra_flags;
-	int kind;
+	const struct imap_fetch_item *it;
+	enum imap_fetch_kind kind;
 
-	if (idx == f->n_items && !f->want_uid)
+	if (idx >= f->n_items) {
+		/* The UID a UID FETCH adds (RFC 9051 §6.4.8), then the FLAGS
+		 * that setting \Seen adds (§6.4.5). */
+		bool add = idx == f->n_items ? f->want_uid
+		                             : !f->has_flags && seen_changed(f);
+
+		if (!add)
+			return STORE_OK;
+		if (f->pos.any)
+			po_buf_add(out, " ", 1);
+		f->pos.any = true;
+		if (idx == f->n_items)
+			po_buf_printf(out, "UID %u", m->m.uid);
+		else
+			write_flags(s, m, out);
 		return STORE_OK;
-	extra_flags =
-	        !f->has_flags && f->seen_changed[f->pos.msg - f->batch_lo];
-	if (idx == f->n_items + 1 && !extra_flags)
-		return STORE_OK;
+	}
+	it = &f->items[idx];
+	kind = it->kind;
 	if (f->pos.any)
 		po_buf_add(out, " ", 1);
 	f->pos.any = true;
-	kind = idx == f->n_items       ? IMAP_FETCH_UID
-	       : idx == f->n_items + 1 ? IMAP_FETCH_FLAGS
-	                               : (int)it->kind;
 	switch (kind) {
 	case IMAP_FETCH_FLAGS:
 		write_flags(s, m, out);
