@@ -1173,7 +1173,7 @@ class ImapTest(DaemonTestCase):
                                 d.endswith(b'"Lib2"') for d in data), data)
             m.unsubscribe("Lib2")
             m.delete("Lib2")
-            typ, data = m.list("", "Lib*")
+            typ, data = m.list('""', "Lib*")
             self.assertEqual(data, [None])
         finally:
             m.logout()

@@ -24,6 +24,20 @@ CLIENT_TIMEOUT = 180
 NODE_DIR = os.path.join(harness.HERE, "node")
 
 
+def strip_tuid(data):
+    """Drop the X-TUID header field mbsync writes into the messages it
+    stores (its own bookkeeping, isync's TUID), so what is left is the
+    message as the server sent it."""
+    lines = data.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line in (b"\r\n", b"\n"):
+            break  # end of the header
+        if line.startswith(b"X-TUID: "):
+            del lines[i]
+            break
+    return b"".join(lines)
+
+
 def maildir_messages(folder):
     """{filename base (before ':2,'): (flags, bytes)} of a Maildir
     folder's cur/ and new/."""
@@ -35,7 +49,7 @@ def maildir_messages(folder):
         for name in os.listdir(d):
             base, _, flags = name.partition(":2,")
             with open(os.path.join(d, name), "rb") as f:
-                out[base] = (flags, f.read())
+                out[base] = (flags, strip_tuid(f.read()))
     return out
 
 
@@ -62,7 +76,7 @@ def imap_contents(c, boxes):
             re.match(rb"\* [1-9]\d* EXISTS", r) for r in u) else []
         out[box] = {int(v[b"UID"]): (frozenset(x.lower()
                                                for x in v[b"FLAGS"]),
-                                     v[b"BODY[]"])
+                                     strip_tuid(v[b"BODY[]"]))
                     for v in fetches(u).values()}
     c.command("UNSELECT")
     return out
@@ -275,7 +289,7 @@ CopyArrivalDate yes
         by_body = {}
         for p in files:
             with open(p, "rb") as f:
-                by_body[harness.crlf(f.read())] = p
+                by_body[harness.crlf(strip_tuid(f.read()))] = p
         flag_me, delete_me = by_body[dev[1]], by_body[dev[2]]
         base = os.path.basename(flag_me).split(":2,")[0]
         old_flags = os.path.basename(flag_me).partition(":2,")[2]

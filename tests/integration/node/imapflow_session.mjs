@@ -35,7 +35,8 @@ async function main() {
 		host: '127.0.0.1',
 		port: cfg.port,
 		secure: cfg.secure,
-		tls: cfg.secure ? { ca: [fs.readFileSync(cfg.ca)] } : undefined,
+		// Also for the plain port: imapflow upgrades with STARTTLS there.
+		tls: { ca: [fs.readFileSync(cfg.ca)] },
 		auth: { user: cfg.user, pass: cfg.pass },
 		logger: false,
 		disableAutoIdle: true,
