@@ -308,18 +308,17 @@ int store_keyword_mask(struct store_account *a, const char *const *names,
  */
 struct store_msg_ext {
 	struct store_msg m;
-	uint64_t keywords;  /* keyword mask */
-	int64_t sent_date;  /* the Date: header as seconds since the epoch
-	                       with its zone applied, or 0 if none/invalid */
-	uint64_t hdr_len;   /* bytes of the message header, blank line
-	                       included (BODY[HEADER]) */
+	uint64_t keywords; /* keyword mask */
+	int64_t sent_date; /* the Date: header as seconds since the epoch
+	                      with its zone applied, or 0 if none/invalid */
+	uint64_t hdr_len;  /* bytes of the message header, blank line
+	                      included (BODY[HEADER]) */
 };
 
 /* The messages whose UID is in [uid_lo, uid_hi], ascending UID, in a
  * malloc'd array (NULL when *n_r is 0). */
-int store_list_ext(struct store_account *a, int64_t mailbox_id,
-                   uint32_t uid_lo, uint32_t uid_hi,
-                   struct store_msg_ext **msgs_r, size_t *n_r);
+int store_list_ext(struct store_account *a, int64_t mailbox_id, uint32_t uid_lo,
+                   uint32_t uid_hi, struct store_msg_ext **msgs_r, size_t *n_r);
 
 /*
  * What changed in a mailbox since modseq (a session's last known
@@ -332,8 +331,7 @@ int store_list_ext(struct store_account *a, int64_t mailbox_id,
 int store_changes_since(struct store_account *a, int64_t mailbox_id,
                         uint64_t modseq, uint32_t **expunged_r,
                         size_t *n_expunged_r, struct store_msg_ext **changed_r,
-                        size_t *n_changed_r,
-                        struct store_mailbox_info *info_r);
+                        size_t *n_changed_r, struct store_mailbox_info *info_r);
 
 /* Options of store_append_ex (zero: now, no flags, fresh UIDL). */
 struct store_append_opts {
