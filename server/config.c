@@ -124,7 +124,7 @@ static void config_defaults(struct po_config *cfg)
 	cfg->imap_default = true;
 	cfg->max_connections = 10000;
 	cfg->max_connections_per_ip = 100;
-	cfg->max_line_length = 8192;
+	cfg->max_line_length = 65536;
 	cfg->max_message_size = 52428800;
 	cfg->prelogin_timeout = 60;
 	cfg->idle_timeout = 1800;

@@ -75,6 +75,10 @@ static int conn_line_too_long(struct po_conn *c)
 {
 	conn_log(c, LOG_DEBUG, "line too long");
 	conn_write_str(c, c->proto->msg_line_too_long);
+	/* A protocol that cannot tell where the dropped line's command ends
+	 * (IMAP: it may have announced a literal) closes instead. */
+	if (c->proto->flags & PO_PROTO_CLOSE_LONG_LINE)
+		return PO_CLOSE;
 	return conn_bad_command(c);
 }
 

@@ -35,6 +35,10 @@ enum {
 /* po_protocol.flags */
 #define PO_PROTO_STARTTLS 0x1u /* may upgrade in-band (STARTTLS, STLS) */
 #define PO_PROTO_LITERALS 0x2u /* uses conn_expect_literal() */
+/* An over-long line ends the connection after msg_line_too_long: for a
+ * protocol where the dropped line may have announced a literal whose bytes
+ * must not be read as commands (IMAP's {N+}). */
+#define PO_PROTO_CLOSE_LONG_LINE 0x4u
 
 enum po_frame_kind {
 	PO_FRAME_LINE,    /* one line, without its line end */

@@ -866,7 +866,8 @@ static void imap_on_close(struct po_conn *c, enum po_close_why why)
 
 const struct po_protocol imap_protocol = {
         .name = "imap",
-        .flags = PO_PROTO_STARTTLS | PO_PROTO_LITERALS,
+        .flags = PO_PROTO_STARTTLS | PO_PROTO_LITERALS |
+                 PO_PROTO_CLOSE_LONG_LINE,
         .session_size = sizeof(struct imap_session),
         .on_connect = imap_on_connect,
         .on_input = imap_on_input,
@@ -876,7 +877,10 @@ const struct po_protocol imap_protocol = {
         .on_close = imap_on_close,
         .on_notify = imap_on_notify,
         .msg_internal_error = "* BYE [UNAVAILABLE] Internal error\r\n",
-        .msg_line_too_long = "* BAD [TOOBIG] Line too long\r\n",
+        /* The dropped line may have ended in a {N+} announcement whose
+         * bytes would then be read as commands: close (the core does, for
+         * PO_PROTO_CLOSE_LONG_LINE). */
+        .msg_line_too_long = "* BYE [TOOBIG] Line too long\r\n",
         .msg_too_many_errors = "* BYE Too many bad commands\r\n",
         .msg_timeout = "* BYE Autologout; idle for too long\r\n",
         .msg_shutdown = "* BYE [UNAVAILABLE] Server shutting down\r\n",

@@ -250,6 +250,25 @@ class ImapBadInputTest(DaemonTestCase):
         self.assertIn(b"MESSAGES 0", b" ".join(u))
         self.still_serving()
 
+    def test_overlong_line_with_literal_plus_closes(self):
+        """A line past max_line_length is dropped unread, so a {N+} at its
+        end cannot be seen: the server says BYE and closes rather than
+        read the literal's bytes as commands."""
+        c = self.sess("lit")
+        evil = b"x1 CREATE LongLineEvil\r\n"
+        c.send(b"l1 SELECT {5}\r\n")
+        self.assertTrue(c.response().startswith(b"+"))
+        # after the literal, the rest of the command is one huge line
+        c.send(b"INBOX " + b"a" * (MAX_LINE + 10) + b" {%d+}\r\n"
+               % len(evil) + evil)
+        line = c.response()
+        self.assertTrue(line.startswith(b"* BYE [TOOBIG]"), line)
+        self.assertTrue(c.closed_by_peer())
+        c2 = self.sess("lit")
+        u = c2.ok('LIST "" "LongLine*"')
+        self.assertEqual([r for r in u if r.startswith(b"* LIST")], [])
+        self.still_serving()
+
     def test_many_literals_bounded(self):
         for logged_in in (False, True):
             c = self.sess("alice") if logged_in else self.greeted()

@@ -50,7 +50,7 @@ static void test_defaults(void **state)
 	assert_true(c.imap_default);
 	assert_int_equal(c.max_connections, 10000);
 	assert_int_equal(c.max_connections_per_ip, 100);
-	assert_int_equal(c.max_line_length, 8192);
+	assert_int_equal(c.max_line_length, 65536);
 	assert_int_equal(c.max_message_size, 52428800);
 	assert_int_equal(c.prelogin_timeout, 60);
 	assert_int_equal(c.idle_timeout, 1800);
