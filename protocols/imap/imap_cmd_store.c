@@ -18,9 +18,6 @@
 /* Keyword names one STORE may list (more than the store can hold, so an
  * excess becomes NO [LIMIT] from the store rather than BAD). */
 #define STORE_CMD_KW_MAX (2 * STORE_KEYWORDS_MAX)
-/* Longest response code text we put into the tagged line; the framework
- * keeps at most sizeof(cmd->result) bytes. */
-#define RESULT_CODE_MAX 400
 
 struct store_cmd {
 	struct imap_seqset set;
@@ -187,11 +184,6 @@ static void store_result(struct imap_cmd *cmd, const uint32_t *modified,
 		return;
 	}
 	imap_search_write_set(&set, modified, n_modified);
-	if (set.len > RESULT_CODE_MAX) {
-		po_buf_reset(&set);
-		po_buf_printf(&set, "%u:%u", modified[0],
-		              modified[n_modified - 1]);
-	}
 	imap_cmd_result(cmd, IMAP_OK, "[MODIFIED %s] Conditional STORE failed",
 	                set.data);
 	po_buf_deinit(&set);
@@ -367,21 +359,14 @@ static void write_copyuid(struct po_buf *out, uint32_t uidvalidity,
 	imap_search_write_ordered_set(out, dst, n);
 }
 
-/* The tagged OK of COPY with COPYUID.  The framework bounds the tagged
- * text; a COPYUID too long for it goes in an untagged OK just before
- * (where RFC 6851 puts MOVE's), so the client still learns the UIDs. */
+/* The tagged OK of COPY with COPYUID (RFC 4315 §3), however long. */
 static void copy_result(struct imap_cmd *cmd, uint32_t uidvalidity,
                         const uint32_t *src, const uint32_t *dst, size_t n)
 {
 	struct po_buf code = PO_BUF_INIT;
 
 	write_copyuid(&code, uidvalidity, src, dst, n);
-	if (code.len <= RESULT_CODE_MAX) {
-		imap_cmd_result(cmd, IMAP_OK, "[%s] COPY completed", code.data);
-	} else {
-		po_buf_printf(&cmd->out, "* OK [%s] Copied\r\n", code.data);
-		imap_cmd_result(cmd, IMAP_OK, "COPY completed");
-	}
+	imap_cmd_result(cmd, IMAP_OK, "[%s] COPY completed", code.data);
 	po_buf_deinit(&code);
 }
 

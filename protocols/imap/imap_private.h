@@ -176,6 +176,9 @@ struct imap_cmd {
 	/* The result (imap_cmd_result). */
 	enum imap_status status;
 	char result[512]; /* "[CODE] text", no line end */
+	/* A result longer than result (COPYUID or MODIFIED of many UIDs):
+	 * malloc'd, freed with the command; NULL otherwise. */
+	char *result_long;
 	bool result_set;
 	bool no_tagged; /* the framework writes no tagged line (IDLE's sync
 	                   step, LOGOUT writes its own) */

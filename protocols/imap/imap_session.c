@@ -73,10 +73,21 @@ void imap_cmd_result(struct imap_cmd *cmd, enum imap_status st, const char *fmt,
                      ...)
 {
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd->result, sizeof(cmd->result), fmt, ap);
+	n = vsnprintf(cmd->result, sizeof(cmd->result), fmt, ap);
 	va_end(ap);
+	free(cmd->result_long);
+	cmd->result_long = NULL;
+	if (n >= (int)sizeof(cmd->result)) {
+		/* COPYUID of thousands of scattered UIDs: RFC 4315 puts it in
+		 * the tagged line, however long (bounded by the mailbox). */
+		cmd->result_long = xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(cmd->result_long, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	cmd->status = st;
 	cmd->result_set = true;
 }
@@ -124,6 +135,7 @@ static void cmd_free(struct imap_cmd *cmd)
 	}
 	imap_arena_deinit(&cmd->arena);
 	po_buf_deinit(&cmd->out);
+	free(cmd->result_long);
 	free(cmd);
 }
 
@@ -135,8 +147,9 @@ static void cmd_tagged(struct imap_cmd *cmd)
 	if (!cmd->result_set)
 		imap_cmd_result(cmd, IMAP_NO,
 		                "[SERVERBUG] The command did not complete");
-	po_buf_printf(&cmd->out, "%s %s %s\r\n", cmd->tag,
-	              status_word(cmd->status), cmd->result);
+	po_buf_printf(
+	        &cmd->out, "%s %s %s\r\n", cmd->tag, status_word(cmd->status),
+	        cmd->result_long != NULL ? cmd->result_long : cmd->result);
 }
 
 /* After the last run (worker): the updates the command allows, then the

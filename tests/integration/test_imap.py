@@ -21,7 +21,7 @@ from harness import (DaemonTestCase, deliver, fetch_items,  # noqa: E402
 
 USERS = ("caps", "auth", "tls", "misc", "sel", "boxes", "inboxren", "subs",
          "lists", "stat", "app", "fetch", "store", "copy", "search", "expg",
-         "close", "idle", "lib", "cross", "crossidle")
+         "close", "idle", "lib", "cross", "crossidle", "manycopy")
 
 MULTIPART = (
     b'From: "Alice Example" <alice@example.org>\r\n'
@@ -823,6 +823,24 @@ class ImapTest(DaemonTestCase):
         c.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
         f = fetches(c2.ok("NOOP"))
         self.assertIn(b"\\Flagged", f[2][b"FLAGS"])
+
+    def test_copyuid_of_many_scattered_uids(self):
+        """A COPYUID naming hundreds of scattered UIDs still comes whole
+        in the tagged OK (RFC 4315 §3), however long."""
+        c = self.sess("manycopy")
+        for i in range(400):
+            m = b"Subject: %d\r\n\r\nbody %d\r\n" % (i, i)
+            c.ok(b"APPEND INBOX {%d+}\r\n" % len(m) + m)
+        self.select(c)
+        odd = list(range(1, 400, 2))
+        u, t = c.command("UID COPY %s Archive" % ",".join(map(str, odd)))
+        self.assertEqual(status_of(t), "OK", t)
+        self.assertGreater(len(t), 600)
+        uv, src, dst = code_args(t, "COPYUID")
+        self.assertEqual(seqset(src), odd)
+        self.assertEqual(len(seqset(dst)), 200)
+        u = c.ok("EXAMINE Archive")
+        self.assertIn(b"* 200 EXISTS", u)
 
     def test_copy_move(self):
         sent = deliver(self.daemon, "copy", self.msgs(4, 5))
