@@ -1121,9 +1121,12 @@ static void write_list_attrs(struct po_buf *out, const char *const *attrs,
 	po_buf_add(out, ")", 1);
 }
 
+/* RFC 6154 §2 leaves plain LIST free to show special-use attributes, and
+ * clients that never ask with RETURN (SPECIAL-USE) find Sent, Trash and the
+ * rest by them, so every LIST shows them; LSUB (RFC 3501) does not. */
 static bool special_use_shown(const struct list_state *st)
 {
-	return st->s->enabled_rev2 || (st->r->ret & RET_SPECIALUSE);
+	return !st->r->lsub;
 }
 
 /* Write one LIST (or LSUB) response for entry i, and its STATUS. */

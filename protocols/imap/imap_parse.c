@@ -37,6 +37,9 @@ void imap_arena_deinit(struct imap_arena *a)
 	while (b != NULL) {
 		struct imap_arena_block *next = b->next;
 
+		/* Arguments may be a LOGIN password: leave no copy in freed
+		 * memory. */
+		explicit_bzero(b->data, b->used);
 		free(b);
 		b = next;
 	}

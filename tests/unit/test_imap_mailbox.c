@@ -507,11 +507,11 @@ static void test_list_defaults_and_special_use(void **state)
 
 	expect(h, "LIST \"\" %",
 	       "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
-	       "* LIST (\\HasNoChildren) \"/\" Archive\r\n"
-	       "* LIST (\\HasNoChildren) \"/\" Drafts\r\n"
-	       "* LIST (\\HasNoChildren) \"/\" Junk\r\n"
-	       "* LIST (\\HasNoChildren) \"/\" Sent\r\n"
-	       "* LIST (\\HasNoChildren) \"/\" Trash\r\n"
+	       "* LIST (\\HasNoChildren \\Archive) \"/\" Archive\r\n"
+	       "* LIST (\\HasNoChildren \\Drafts) \"/\" Drafts\r\n"
+	       "* LIST (\\HasNoChildren \\Junk) \"/\" Junk\r\n"
+	       "* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n"
+	       "* LIST (\\HasNoChildren \\Trash) \"/\" Trash\r\n"
 	       "T OK LIST completed\r\n");
 	expect(h, "LIST (SPECIAL-USE) \"\" *",
 	       "* LIST (\\HasNoChildren \\Archive) \"/\" Archive\r\n"
@@ -524,7 +524,7 @@ static void test_list_defaults_and_special_use(void **state)
 	       "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
 	       "* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n"
 	       "T OK LIST completed\r\n");
-	/* IMAP4rev2 always shows special use (RFC 9051 §7.3.1). */
+	/* Every LIST shows special use (RFC 6154 §2 allows it). */
 	h->s.enabled_rev2 = true;
 	expect(h, "LIST \"\" Junk",
 	       "* LIST (\\HasNoChildren \\Junk) \"/\" Junk\r\n"
@@ -579,7 +579,7 @@ static void test_list_bad_options(void **state)
 	expect(h, "LIST \"\"", "T BAD Expected a mailbox pattern\r\n");
 	/* REMOTE alone is fine: we have no remote mailboxes. */
 	expect(h, "LIST (REMOTE) \"\" Sent",
-	       "* LIST (\\HasNoChildren) \"/\" Sent\r\n"
+	       "* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n"
 	       "T OK LIST completed\r\n");
 }
 
@@ -595,12 +595,13 @@ static void test_list_subscribed_recursivematch_lsub(void **state)
 	expect(h, "UNSUBSCRIBE never", "T OK UNSUBSCRIBE completed\r\n");
 	expect(h, "LIST (SUBSCRIBED) \"\" *",
 	       "* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX\r\n"
-	       "* LIST (\\HasNoChildren \\Subscribed) \"/\" Archive\r\n"
-	       "* LIST (\\HasNoChildren \\Subscribed) \"/\" Drafts\r\n"
+	       "* LIST (\\HasNoChildren \\Subscribed \\Archive) \"/\" "
+	       "Archive\r\n"
+	       "* LIST (\\HasNoChildren \\Subscribed \\Drafts) \"/\" Drafts\r\n"
 	       "* LIST (\\HasNoChildren \\Subscribed) \"/\" Foo/Baz\r\n"
-	       "* LIST (\\HasNoChildren \\Subscribed) \"/\" Junk\r\n"
-	       "* LIST (\\HasNoChildren \\Subscribed) \"/\" Sent\r\n"
-	       "* LIST (\\HasNoChildren \\Subscribed) \"/\" Trash\r\n"
+	       "* LIST (\\HasNoChildren \\Subscribed \\Junk) \"/\" Junk\r\n"
+	       "* LIST (\\HasNoChildren \\Subscribed \\Sent) \"/\" Sent\r\n"
+	       "* LIST (\\HasNoChildren \\Subscribed \\Trash) \"/\" Trash\r\n"
 	       "* LIST (\\NonExistent \\Subscribed) \"/\" ghost/kid\r\n"
 	       "T OK LIST completed\r\n");
 	expect(h, "LIST (SUBSCRIBED) \"\" (Foo ghost)",
@@ -647,7 +648,7 @@ static void test_list_status_return(void **state)
 	expect(h, "DELETE p", "T OK DELETE completed\r\n");
 	info = mbox(h, "Sent");
 	snprintf(want, sizeof(want),
-	         "* LIST (\\HasNoChildren) \"/\" Sent\r\n"
+	         "* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n"
 	         "* STATUS Sent (MESSAGES 2 UNSEEN 1 SIZE %zu UIDVALIDITY "
 	         "%u)\r\n"
 	         "* LIST (\\Noselect \\HasChildren) \"/\" p\r\n"
