@@ -201,6 +201,41 @@ int fake_line(struct po_conn *c, const char *line)
 	return fake_frame(c, line, strlen(line), true, false);
 }
 
+int fake_literal(struct po_conn *c, const void *data, size_t len, size_t chunk)
+{
+	const char *p = data;
+	size_t off = 0;
+	int ret = PO_OK;
+
+	assert(len <= c->literal_left);
+	if (chunk == 0)
+		chunk = len > 0 ? len : 1;
+	do {
+		size_t n = len - off < chunk ? len - off : chunk;
+		struct po_frame f;
+		char *copy = xmalloc(n + 1);
+
+		assert(!c->paused && !c->closing);
+		memcpy(copy, p + off, n);
+		copy[n] = '\0';
+		c->literal_left -= n;
+		f.kind = PO_FRAME_LITERAL;
+		f.data = copy;
+		f.len = n;
+		f.crlf = false;
+		f.more = c->literal_left > 0;
+		ret = c->proto->on_input(c, &f);
+		free(copy);
+		if (ret == PO_AGAIN)
+			c->paused = true;
+		else if (ret == PO_CLOSE)
+			c->closing = true;
+		pump(c);
+		off += n;
+	} while (off < len && ret == PO_OK);
+	return ret;
+}
+
 char *fake_take(struct po_conn *c)
 {
 	size_t len;
@@ -306,9 +341,12 @@ int conn_bad_command(struct po_conn *c)
 
 void conn_expect_literal(struct po_conn *c, uint64_t size)
 {
-	(void)c;
-	(void)size;
-	assert(!"literals are not used by POP3 or LMTP");
+	/* The core frames one literal at a time: the module must not
+	 * announce the next one before the last byte of this one came. */
+	assert(c->literal_left == 0);
+	c->literal_calls++;
+	c->literal_size = size;
+	c->literal_left = size;
 }
 
 void conn_set_long_lines(struct po_conn *c, bool on)

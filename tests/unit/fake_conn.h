@@ -61,7 +61,12 @@ struct po_conn {
 	unsigned starttls_calls;
 	char user[128];
 	int64_t watch_account, watch_mailbox; /* conn_watch */
-	struct po_job *job;                   /* submitted, not yet run */
+	/* conn_expect_literal: how often it was called, the last size
+	 * announced, and the bytes of it fake_literal has not delivered. */
+	unsigned literal_calls;
+	uint64_t literal_size;
+	uint64_t literal_left;
+	struct po_job *job; /* submitted, not yet run */
 	void (*job_work)(struct po_job *j);
 };
 
@@ -75,6 +80,13 @@ void fake_conn_free(struct po_conn **c, enum po_close_why why);
 int fake_frame(struct po_conn *c, const char *data, size_t len, bool crlf,
                bool more);
 int fake_line(struct po_conn *c, const char *line);
+/* Deliver len bytes of the literal the module announced with
+ * conn_expect_literal (at most what is left of it) as PO_FRAME_LITERAL
+ * frames of at most chunk bytes (0: one frame), "more" set while bytes of
+ * the literal remain, as the core does; runs queued jobs and drains after
+ * each frame.  Stops early when on_input does not return PO_OK and returns
+ * the last on_input result. */
+int fake_literal(struct po_conn *c, const void *data, size_t len, size_t chunk);
 /* Take everything written so far (malloc'd, NUL-terminated). */
 char *fake_take(struct po_conn *c);
 /* The in-band TLS handshake "finished". */

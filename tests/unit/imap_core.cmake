@@ -1,11 +1,7 @@
 # The IMAP session framework (imap_session.c, imap_cmd_any.c, imap_sync.c)
 # over the in-memory core of fake_conn.c, and the pure writers and helpers
-# (imap_write.c, imap_util.c).  fake_conn.c's conn_expect_literal refuses
-# literals, so this test's copy of fake_conn.c renames it and the test
-# provides one that records the announcement.
+# (imap_write.c, imap_util.c).
 add_executable(test_imap_session test_imap_session.c fake_conn.c)
-target_compile_definitions(test_imap_session PRIVATE
-	conn_expect_literal=fake_conn_expect_literal_unused)
 target_include_directories(test_imap_session PRIVATE
 	${PROJECT_SOURCE_DIR}/protocols/imap)
 target_link_libraries(test_imap_session PRIVATE po_imap po_storage po_auth

@@ -9,8 +9,6 @@ target_link_libraries(test_imap_mutf7 PRIVATE po_imap po_storage po_util
 add_test(NAME test_imap_mutf7 COMMAND test_imap_mutf7)
 
 add_executable(test_imap_mailbox test_imap_mailbox.c fake_conn.c)
-target_compile_definitions(test_imap_mailbox PRIVATE
-	conn_expect_literal=fake_conn_expect_literal_unused)
 target_include_directories(test_imap_mailbox PRIVATE
 	${PROJECT_SOURCE_DIR}/protocols/imap)
 target_link_libraries(test_imap_mailbox PRIVATE po_imap po_storage po_auth

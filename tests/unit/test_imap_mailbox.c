@@ -24,18 +24,6 @@
 #include "imap_mailbox.h"
 #include "imap_private.h"
 
-/* fake_conn.c refuses literals; this target compiles it with its
- * conn_expect_literal renamed (imap_mailbox.cmake) and the literal bytes
- * are fed by feed_literal() below. */
-#undef conn_expect_literal
-void conn_expect_literal(struct po_conn *c, uint64_t size);
-
-void conn_expect_literal(struct po_conn *c, uint64_t size)
-{
-	(void)c;
-	(void)size;
-}
-
 struct h {
 	struct fake_env *fe;
 	struct imap_session s;
@@ -834,15 +822,6 @@ static void take_expect(struct po_conn *c, const char *want)
 	free(got);
 }
 
-/* Hand over an announced literal in one frame, then run what it
- * started. */
-static void feed_literal(struct po_conn *c, const char *data, size_t len)
-{
-	struct po_frame f = {PO_FRAME_LITERAL, data, len, false, false};
-
-	assert_int_not_equal(c->proto->on_input(c, &f), PO_CLOSE);
-}
-
 static struct po_conn *e2e_login(struct h *h)
 {
 	struct po_conn *c = fake_conn_new(h->fe, &imap_protocol);
@@ -875,7 +854,7 @@ static void test_session_select_append_close(void **state)
 	/* APPEND to the selected mailbox: the framework's update (EXISTS)
 	 * comes before the tagged APPENDUID. */
 	fake_line(c, "B APPEND INBOX (\\Deleted) {21+}");
-	feed_literal(c, MSG, strlen(MSG));
+	fake_literal(c, MSG, strlen(MSG), 0);
 	fake_line(c, "");
 	snprintf(want, sizeof(want),
 	         "* 1 EXISTS\r\n"

@@ -4,11 +4,9 @@
  * literals and their limits, pipelining, BAD replies, IDLE, and the
  * untagged updates after changes made through another store handle.
  * Exact bytes throughout, against a real store and account directory.
- *
- * fake_conn.c refuses literals, so this executable compiles it with its
- * conn_expect_literal renamed (imap_core.cmake) and provides its own,
- * which records the announcement; feed_literal() then delivers the bytes
- * as the core would, as PO_FRAME_LITERAL chunks.
+ * Literals: fake_conn.c records each conn_expect_literal announcement and
+ * fake_literal() delivers the bytes as the core would, as PO_FRAME_LITERAL
+ * chunks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,19 +21,6 @@
 #include "fake_conn.h"
 #include "imap.h"
 #include "imap_private.h"
-
-#undef conn_expect_literal
-void conn_expect_literal(struct po_conn *c, uint64_t size);
-
-static int literal_calls;
-static uint64_t literal_size;
-
-void conn_expect_literal(struct po_conn *c, uint64_t size)
-{
-	(void)c;
-	literal_calls++;
-	literal_size = size;
-}
 
 #define CAPS                                                                   \
 	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE UIDPLUS "  \
@@ -57,7 +42,6 @@ static int setup(void **state)
 	assert_int_equal(auth_account_set_state(fe->env.auth, "carol",
 	                                        AUTH_STATE_DISABLED),
 	                 0);
-	literal_calls = 0;
 	*state = fe;
 	return 0;
 }
@@ -76,52 +60,6 @@ static void expect(struct po_conn *c, const char *want)
 
 	assert_string_equal(got, want);
 	free(got);
-}
-
-/* Run queued jobs and drain, as fake_conn.c does after a line. */
-static void pump(struct po_conn *c)
-{
-	for (int i = 0; i < 1000; i++) {
-		if (c->job != NULL) {
-			struct po_job *j = c->job;
-
-			c->job = NULL;
-			c->job_work(j);
-			c->proto->on_job_done(c, j);
-			continue;
-		}
-		if (c->pending > 0 && !c->closing) {
-			c->pending = 0;
-			if (c->proto->on_drained != NULL)
-				c->proto->on_drained(c);
-			continue;
-		}
-		return;
-	}
-	fail_msg("pump did not settle");
-}
-
-/* Deliver len bytes of an announced literal in chunks of at most chunk. */
-static int feed_literal(struct po_conn *c, const char *data, size_t len,
-                        size_t chunk)
-{
-	size_t off = 0;
-	int ret = PO_OK;
-
-	do {
-		size_t n = len - off < chunk ? len - off : chunk;
-		struct po_frame f = {PO_FRAME_LITERAL, data + off, n, false,
-		                     off + n < len};
-
-		ret = c->proto->on_input(c, &f);
-		if (ret == PO_AGAIN)
-			c->paused = true;
-		else if (ret == PO_CLOSE)
-			c->closing = true;
-		pump(c);
-		off += n;
-	} while (off < len && ret == PO_OK);
-	return ret;
 }
 
 static struct po_conn *connect_imap(struct fake_env *fe)
@@ -311,17 +249,18 @@ static void test_literals_sync_and_nonsync(void **state)
 	struct po_conn *c;
 
 	c = connect_imap(fe);
-	literal_calls = 0;
+	c->literal_calls = 0;
 	fake_line(c, "A1 LOGIN {5}");
 	expect(c, "+ Ready for literal data\r\n");
-	assert_int_equal(literal_calls, 1);
-	assert_int_equal(literal_size, 5);
-	feed_literal(c, "alice", 5, 2);
+	assert_int_equal(c->literal_calls, 1);
+	assert_int_equal(c->literal_size, 5);
+	fake_literal(c, "alice", 5, 2);
 	fake_line(c, " {6+}");
 	expect(c, ""); /* LITERAL+: no continuation */
-	assert_int_equal(literal_calls, 2);
-	assert_int_equal(literal_size, 6);
-	feed_literal(c, "secret", 6, 4);
+	assert_int_equal(c->literal_calls, 2);
+	assert_int_equal(c->literal_size, 6);
+	fake_literal(c, "secret", 6, 4);
+	assert_int_equal(c->literal_left, 0);
 	fake_line(c, "");
 	expect(c, "A1 OK [CAPABILITY " CAPS "] Logged in\r\n");
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
@@ -335,17 +274,17 @@ static void test_literal_too_big_is_refused_before_reading(void **state)
 	/* Before login a command may have 64 KiB. */
 	fake_line(c, "A1 LOGIN {70000}");
 	expect(c, "A1 NO [TOOBIG] Command too large\r\n");
-	assert_int_equal(literal_calls, 0);
+	assert_int_equal(c->literal_calls, 0);
 	fake_line(c, "A2 NOOP");
 	expect(c, "A2 OK NOOP completed\r\n");
 	fake_line(c, "A3 FROB {5}");
 	expect(c, "A3 BAD Unknown command\r\n");
-	assert_int_equal(literal_calls, 0);
+	assert_int_equal(c->literal_calls, 0);
 	fake_line(c, "A4 SELECT {5}");
 	expect(c, "A4 BAD Command not allowed now\r\n");
 	fake_line(c, "A5 LOGIN {}");
 	expect(c, "A5 BAD Invalid literal size\r\n");
-	assert_int_equal(literal_calls, 0);
+	assert_int_equal(c->literal_calls, 0);
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
 }
 
@@ -360,14 +299,14 @@ static void test_refused_nonsync_literal_is_skipped(void **state)
 	memcpy(junk + 100, inner, strlen(inner));
 	fake_line(c, "A1 LOGIN alice {70000+}");
 	expect(c, "");
-	assert_int_equal(literal_calls, 1);
-	assert_int_equal(literal_size, 70000);
-	assert_int_equal(feed_literal(c, junk, sizeof(junk), 4096), PO_OK);
+	assert_int_equal(c->literal_calls, 1);
+	assert_int_equal(c->literal_size, 70000);
+	assert_int_equal(fake_literal(c, junk, sizeof(junk), 4096), PO_OK);
 	expect(c, "");
 	/* The rest of the command may announce another {N+}: skipped too. */
 	fake_line(c, " {3+}");
-	assert_int_equal(literal_calls, 2);
-	feed_literal(c, "abc", 3, 3);
+	assert_int_equal(c->literal_calls, 2);
+	fake_literal(c, "abc", 3, 3);
 	expect(c, "");
 	fake_line(c, "");
 	expect(c, "A1 BAD [TOOBIG] Command too large\r\n");
@@ -379,11 +318,11 @@ static void test_refused_nonsync_literal_is_skipped(void **state)
 
 	/* An absurd {N+} is not read at all. */
 	c = connect_imap(fe);
-	literal_calls = 0;
+	c->literal_calls = 0;
 	assert_int_equal(fake_line(c, "A1 LOGIN alice {99999999999+}"),
 	                 PO_CLOSE);
 	expect(c, "* BYE [TOOBIG] Literal too large\r\n");
-	assert_int_equal(literal_calls, 0);
+	assert_int_equal(c->literal_calls, 0);
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
 }
 
@@ -394,17 +333,17 @@ static void test_too_many_literals(void **state)
 	char line[32];
 
 	fake_line(c, "A1 ID ({1+}");
-	feed_literal(c, "a", 1, 1);
+	fake_literal(c, "a", 1, 1);
 	for (int i = 1; i < IMAP_CMD_MAX_LITERALS; i++) {
 		snprintf(line, sizeof(line), " {1+}");
 		fake_line(c, line);
-		feed_literal(c, "b", 1, 1);
+		fake_literal(c, "b", 1, 1);
 	}
 	expect(c, "");
-	literal_calls = 0;
+	c->literal_calls = 0;
 	fake_line(c, " {1}");
 	expect(c, "A1 NO [LIMIT] Too many literals in one command\r\n");
-	assert_int_equal(literal_calls, 0);
+	assert_int_equal(c->literal_calls, 0);
 	fake_line(c, "A2 NOOP");
 	expect(c, "A2 OK NOOP completed\r\n");
 	fake_conn_free(&c, PO_CLOSE_CLIENT);
