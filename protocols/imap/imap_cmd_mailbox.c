@@ -1517,8 +1517,7 @@ static int expunge_deleted(struct imap_session *s, const uint32_t *uids,
 		return ret;
 	ret = store_expunge(s->acct, s->sel.id, del, n);
 	if (ret == STORE_OK && out != NULL)
-		for (size_t i = n; i > 0; i--)
-			imap_sel_expunged(s, out, del[i - 1]);
+		imap_sel_expunge_uids(s, out, del, n, true);
 	free(del);
 	return ret;
 }

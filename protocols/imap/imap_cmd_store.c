@@ -377,8 +377,7 @@ static void move_result(struct imap_cmd *cmd, uint32_t uidvalidity,
 	po_buf_add_str(&cmd->out, "* OK [");
 	write_copyuid(&cmd->out, uidvalidity, src, dst, n);
 	po_buf_add_str(&cmd->out, "] Moved\r\n");
-	for (size_t i = 0; i < n; i++)
-		imap_sel_expunged(cmd->s, &cmd->out, src[i]);
+	imap_sel_expunge_uids(cmd->s, &cmd->out, src, n, false);
 	imap_cmd_result(cmd, IMAP_OK, "MOVE completed");
 }
 

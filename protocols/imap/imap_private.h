@@ -274,6 +274,12 @@ void imap_sel_close(struct imap_session *s);
 /* Remove uid from the map if present and write "* n EXPUNGE" for it. */
 void imap_sel_expunged(struct imap_session *s, struct po_buf *out,
                        uint32_t uid);
+/* The same for the n UIDs of uids (any order, those not in the map are
+ * skipped), with one compaction of the map: "* n EXPUNGE" highest
+ * sequence number first (descending) or lowest first, each number then
+ * counting the removals before it (RFC 6851 §4.3's "* 2 EXPUNGE" x3). */
+void imap_sel_expunge_uids(struct imap_session *s, struct po_buf *out,
+                           const uint32_t *uids, size_t n, bool descending);
 /* The sequence number of uid, or 0 when it is not in the map. */
 uint32_t imap_sel_seq(const struct imap_session *s, uint32_t uid);
 

@@ -209,52 +209,96 @@ int imap_sel_open(struct imap_session *s, const struct store_mailbox_info *mb,
 	return STORE_OK;
 }
 
-/* Forget uid in pending_expunge (it has been announced). */
-static void pending_forget(struct imap_selected *sel, uint32_t uid)
+/* Drop from pending_expunge the UIDs of the sorted gone[0..n) (they
+ * have been announced): one pass over both, sorted. */
+static void pending_forget(struct imap_selected *sel, const uint32_t *gone,
+                           size_t n)
 {
+	size_t w = 0, p = 0;
+
+	if (sel->n_pending_expunge == 0)
+		return;
+	sel->n_pending_expunge =
+	        sort_unique(sel->pending_expunge, sel->n_pending_expunge);
 	for (size_t i = 0; i < sel->n_pending_expunge; i++) {
-		if (sel->pending_expunge[i] == uid) {
-			sel->pending_expunge[i] =
-			        sel->pending_expunge[--sel->n_pending_expunge];
-			return;
-		}
+		uint32_t uid = sel->pending_expunge[i];
+
+		while (p < n && gone[p] < uid)
+			p++;
+		if (p < n && gone[p] == uid)
+			continue;
+		sel->pending_expunge[w++] = uid;
 	}
+	sel->n_pending_expunge = w;
+}
+
+void imap_sel_expunge_uids(struct imap_session *s, struct po_buf *out,
+                           const uint32_t *uids, size_t n, bool descending)
+{
+	struct imap_selected *sel = &s->sel;
+	uint32_t *gone;
+	size_t *pos, n_pos = 0, w, p;
+
+	if (n == 0 || sel->count == 0)
+		return;
+	gone = xcalloc(n, sizeof(*gone));
+	memcpy(gone, uids, n * sizeof(*gone));
+	n = sort_unique(gone, n);
+	/* The map indexes of the UIDs it holds, ascending. */
+	pos = xcalloc(n, sizeof(*pos));
+	for (size_t i = 0; i < n; i++) {
+		size_t k = lower_bound(sel->uids, sel->count, gone[i]);
+
+		if (k < sel->count && sel->uids[k] == gone[i])
+			pos[n_pos++] = k;
+	}
+	/* RFC 9051 §7.5.1: each EXPUNGE renumbers the messages after it.
+	 * Highest first, every number is the one the client has now;
+	 * lowest first, the j-th removal sees j fewer messages before it
+	 * (RFC 6851 §4.3 shows "* 2 EXPUNGE" repeated). */
+	for (size_t j = 0; j < n_pos; j++) {
+		size_t k = descending ? pos[n_pos - 1 - j] + 1 : pos[j] + 1 - j;
+
+		po_buf_printf(out, "* %zu EXPUNGE\r\n", k);
+	}
+	/* One compaction of the map, from the first removed message on. */
+	if (n_pos > 0) {
+		w = pos[0];
+		p = 0;
+		for (size_t i = pos[0]; i < sel->count; i++) {
+			if (p < n_pos && pos[p] == i) {
+				p++;
+				continue;
+			}
+			sel->uids[w++] = sel->uids[i];
+		}
+		sel->count = (uint32_t)w;
+	}
+	pending_forget(sel, gone, n);
+	free(pos);
+	free(gone);
 }
 
 void imap_sel_expunged(struct imap_session *s, struct po_buf *out, uint32_t uid)
 {
-	struct imap_selected *sel = &s->sel;
-	uint32_t seq = imap_sel_seq(s, uid);
-
-	if (seq == 0)
-		return;
-	po_buf_printf(out, "* %u EXPUNGE\r\n", seq);
-	memmove(&sel->uids[seq - 1], &sel->uids[seq],
-	        (sel->count - seq) * sizeof(*sel->uids));
-	sel->count--;
-	pending_forget(sel, uid);
+	imap_sel_expunge_uids(s, out, &uid, 1, true);
 }
 
-/* Remember expunged UIDs that are in the map for a later EXPUNGE. */
+/* Remember expunged UIDs that are in the map for a later EXPUNGE: at most
+ * one entry per message of the map (sorted and unique afterwards). */
 static void pending_add(struct imap_session *s, const uint32_t *uids, size_t n)
 {
 	struct imap_selected *sel = &s->sel;
+	size_t k = sel->n_pending_expunge;
 
-	for (size_t i = 0; i < n; i++) {
-		bool dup = false;
-
-		if (imap_sel_seq(s, uids[i]) == 0)
-			continue;
-		for (size_t k = 0; k < sel->n_pending_expunge && !dup; k++)
-			dup = sel->pending_expunge[k] == uids[i];
-		if (dup)
-			continue;
-		/* At most one entry per message of the map. */
-		sel->pending_expunge = xrealloc(sel->pending_expunge,
-		                                (sel->n_pending_expunge + 1) *
-		                                        sizeof(uint32_t));
-		sel->pending_expunge[sel->n_pending_expunge++] = uids[i];
-	}
+	if (n == 0)
+		return;
+	sel->pending_expunge =
+	        xrealloc(sel->pending_expunge, (k + n) * sizeof(uint32_t));
+	for (size_t i = 0; i < n; i++)
+		if (imap_sel_seq(s, uids[i]) != 0)
+			sel->pending_expunge[k++] = uids[i];
+	sel->n_pending_expunge = sort_unique(sel->pending_expunge, k);
 }
 
 /*

@@ -681,6 +681,60 @@ static void test_logout_after_select_releases(void **state)
 	fake_conn_free(&c, PO_CLOSE_PROTOCOL);
 }
 
+/* Many messages leave the map in one call (EXPUNGE, MOVE): the numbers
+ * the client must read in either order, the map compacted once, the
+ * announced UIDs no longer pending. */
+static void test_sel_expunge_uids_batch(void **state)
+{
+	struct imap_session s;
+	struct po_buf out = PO_BUF_INIT;
+	uint32_t gone[] = {9, 2, 5, 42, 2};
+	const uint32_t left[] = {1, 3, 4, 6, 7, 8, 10};
+	size_t big = 200000;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.sel.cap = s.sel.count = 10;
+	s.sel.uids = calloc(10, sizeof(uint32_t));
+	for (uint32_t i = 0; i < 10; i++)
+		s.sel.uids[i] = i + 1;
+	s.sel.pending_expunge = calloc(2, sizeof(uint32_t));
+	s.sel.pending_expunge[0] = 7;
+	s.sel.pending_expunge[1] = 5;
+	s.sel.n_pending_expunge = 2;
+	imap_sel_expunge_uids(&s, &out, gone, 5, true);
+	assert_string_equal(out.data,
+	                    "* 9 EXPUNGE\r\n* 5 EXPUNGE\r\n* 2 EXPUNGE\r\n");
+	assert_int_equal(s.sel.count, 7);
+	assert_memory_equal(s.sel.uids, left, sizeof(left));
+	assert_int_equal(s.sel.n_pending_expunge, 1);
+	assert_int_equal(s.sel.pending_expunge[0], 7);
+	/* Lowest first: 3 is message 2, then 6 is message 4 - 1 = 3. */
+	po_buf_reset(&out);
+	gone[0] = 6;
+	gone[1] = 3;
+	imap_sel_expunge_uids(&s, &out, gone, 2, false);
+	assert_string_equal(out.data, "* 2 EXPUNGE\r\n* 3 EXPUNGE\r\n");
+	assert_int_equal(s.sel.count, 5);
+	assert_int_equal(s.sel.uids[1], 4);
+	assert_int_equal(s.sel.uids[2], 7);
+	/* 200000 messages at once: one compaction (one by one, each removal
+	 * moved the rest of the map: 2 * 10^10 word moves). */
+	free(s.sel.uids);
+	s.sel.uids = calloc(big, sizeof(uint32_t));
+	for (size_t i = 0; i < big; i++)
+		s.sel.uids[i] = (uint32_t)i + 1;
+	s.sel.count = s.sel.cap = (uint32_t)big;
+	po_buf_reset(&out);
+	imap_sel_expunge_uids(&s, &out, s.sel.uids, big - 1, false);
+	assert_int_equal(s.sel.count, 1);
+	assert_int_equal(s.sel.uids[0], big);
+	assert_int_equal(out.len, (big - 1) * strlen("* 1 EXPUNGE\r\n"));
+	po_buf_deinit(&out);
+	free(s.sel.uids);
+	free(s.sel.pending_expunge);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -703,6 +757,7 @@ int main(void)
 	        T(test_deleted_mailbox_expunges_everything),
 	        T(test_large_fetch_resumes_after_drain),
 	        cmocka_unit_test(test_sel_resolve),
+	        cmocka_unit_test(test_sel_expunge_uids_batch),
 	        T(test_logout_after_select_releases),
 	};
 
