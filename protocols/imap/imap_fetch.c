@@ -238,6 +238,7 @@ static void begin_literal(struct imap_fetch *f,
 	p->in_literal = true;
 	p->lit_mem = mem;
 	p->pad = false;
+	p->lit_nonul = !literal8;
 	p->lit_off = src + start;
 	p->lit_left = n;
 }
@@ -550,6 +551,14 @@ static int stream_literal(struct imap_session *s, struct imap_fetch *f,
 			if (got == 0)
 				return STORE_E_TEMP;
 		}
+		/* RFC 9051 §4.3.1 (literal is CHAR8, no NUL) and §5: a
+		 * binary string goes only in BINARY's literal8.  A message
+		 * APPENDed as literal8 may hold NUL; BODY[] sends it as
+		 * 0x80, keeping the literal's (and RFC822.SIZE's) length. */
+		for (char *z = p->lit_nonul ? memchr(f->rbuf, '\0', got) : NULL;
+		     z != NULL;
+		     z = memchr(z + 1, '\0', got - (size_t)(z + 1 - f->rbuf)))
+			*z = (char)0x80;
 		po_buf_add(out, f->rbuf, got);
 		p->lit_off += got;
 		p->lit_left -= got;

@@ -78,6 +78,7 @@ struct imap_fetch_pos {
 	bool in_literal;   /* streaming a literal's bytes */
 	bool lit_mem;      /* from mem (else from the store) */
 	bool pad;          /* the source failed: finish with spaces */
+	bool lit_nonul;    /* a literal, not literal8: NUL sent as 0x80 */
 	uint64_t lit_off;  /* next byte: store offset or index into mem */
 	uint64_t lit_left; /* bytes still to send */
 	struct po_buf mem; /* decoded or filtered section being sent */

@@ -695,6 +695,31 @@ static void test_fetch_binary_decodes(void **state)
 	             "f NO [CANNOT] BINARY is only for leaf body parts\r\n");
 }
 
+/* A message APPENDed as literal8 (RFC 3516 §4.4) may hold NUL.  Only
+ * BINARY's literal8 may carry it (RFC 9051 §4.3.1, §5: a literal is CHAR8,
+ * no NUL): BODY[] sends it as 0x80, with the same length. */
+static void test_fetch_body_with_nul_is_no_binary_string(void **state)
+{
+	struct world *w = *state;
+	static const char msg[] = "A: b\r\n\r\nab\0cd\0";
+	static const char want[] = "* 1 FETCH (BODY[] {14}\r\n"
+	                           "A: b\r\n\r\nab\x80"
+	                           "cd\x80 BODY[TEXT] {6}\r\nab\x80"
+	                           "cd\x80 BINARY[1] ~{6}\r\nab\0cd\0 "
+	                           "RFC822.SIZE 14)\r\n"
+	                           "a OK FETCH completed\r\n";
+	char *got;
+
+	deliver(w, msg, sizeof(msg) - 1, 0);
+	open_inbox(w, false);
+	fake_line(w->c, "a FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] "
+	                "BINARY.PEEK[1] RFC822.SIZE)");
+	got = take(w);
+	assert_memory_equal(got, want, sizeof(want) - 1);
+	assert_int_equal(strlen(got + sizeof(want) - 1), 0);
+	free(got);
+}
+
 /* The flags of message 1 as FETCH FLAGS shows them. */
 static void expect_flags(struct world *w, const char *want)
 {
@@ -952,6 +977,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_fetch_bad_arguments_over_session, world_setup,
 	                world_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fetch_body_with_nul_is_no_binary_string,
+	                world_setup, world_teardown),
 	};
 
 	return cmocka_run_group_tests_name("imap_fetch", tests, NULL, NULL);
