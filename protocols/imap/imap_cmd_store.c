@@ -198,9 +198,9 @@ static void store_result(struct imap_cmd *cmd, const uint32_t *modified,
  * have happened between what the client was told and our change, so the
  * client now knows everything up to it and we may advance sel.modseq.
  * Otherwise we leave it: imap_sync then reports the other changes and ours
- * once more.  A keyword the client has not been sent in FLAGS yet also
- * leaves it, so that imap_sync sees the change and announces the new
- * FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5).
+ * once more.  A keyword the client has not been sent in FLAGS yet is
+ * announced first (FLAGS and PERMANENTFLAGS, RFC 9051 §7.3.5), before the
+ * FETCH that shows it.
  */
 static void store_report(struct imap_cmd *cmd, const struct store_cmd *sc,
                          const struct store_flag_result *res, size_t n_res)
@@ -216,6 +216,7 @@ static void store_report(struct imap_cmd *cmd, const struct store_cmd *sc,
 		if (res[i].changed)
 			new_modseq = res[i].modseq;
 	}
+	imap_sel_announce_keywords(s, &cmd->out, mask);
 	names = imap_keyword_names(s, mask);
 	for (size_t i = 0; i < n_res; i++) {
 		uint32_t seq = imap_sel_seq(s, res[i].uid);
@@ -230,8 +231,7 @@ static void store_report(struct imap_cmd *cmd, const struct store_cmd *sc,
 		if (!sc->silent)
 			write_fetch_flags(cmd, seq, &res[i], names);
 	}
-	if (new_modseq != 0 && new_modseq == s->sel.modseq + 1 &&
-	    (mask & ~s->sel.kw_announced) == 0)
+	if (new_modseq != 0 && new_modseq == s->sel.modseq + 1)
 		s->sel.modseq = new_modseq;
 	store_result(cmd, modified, n_modified);
 	free(modified);

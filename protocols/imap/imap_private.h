@@ -280,6 +280,11 @@ void imap_sel_expunged(struct imap_session *s, struct po_buf *out,
  * counting the removals before it (RFC 6851 §4.3's "* 2 EXPUNGE" x3). */
 void imap_sel_expunge_uids(struct imap_session *s, struct po_buf *out,
                            const uint32_t *uids, size_t n, bool descending);
+/* Keywords of used the client was not sent yet: "* FLAGS" and "* OK
+ * [PERMANENTFLAGS ...]" with them (RFC 9051 §7.3.5), before any FETCH
+ * that shows them; nothing when all are known.  Worker thread. */
+void imap_sel_announce_keywords(struct imap_session *s, struct po_buf *out,
+                                uint64_t used);
 /* The sequence number of uid, or 0 when it is not in the map. */
 uint32_t imap_sel_seq(const struct imap_session *s, uint32_t uid);
 

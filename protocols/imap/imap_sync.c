@@ -358,8 +358,8 @@ static void map_append(struct imap_selected *sel, uint32_t uid)
 /* New keywords in use: FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5: the
  * client learns the mailbox's flags from FLAGS), before any FETCH that
  * shows them. */
-static void announce_keywords(struct imap_session *s, struct po_buf *out,
-                              uint64_t used)
+void imap_sel_announce_keywords(struct imap_session *s, struct po_buf *out,
+                                uint64_t used)
 {
 	struct po_buf list = PO_BUF_INIT;
 	uint64_t all;
@@ -400,7 +400,7 @@ static void write_changes(struct imap_session *s, struct po_buf *out,
 
 	for (size_t i = 0; i < n_chg; i++)
 		used |= chg[i].keywords;
-	announce_keywords(s, out, used);
+	imap_sel_announce_keywords(s, out, used);
 	/* Flag changes of messages the client knows (§7.5.2); new ones are
 	 * told by EXISTS below and fetched by the client. */
 	for (size_t i = 0; i < n_chg; i++) {

@@ -702,13 +702,22 @@ static void test_session_store_responses(void **state)
 	cmd(c, "t STORE 1 +FLAGS (\\Seen)",
 	    "* 1 FETCH (FLAGS (\\Seen))\r\nt OK STORE completed\r\n");
 	cmd(c, "t UID STORE 2 FLAGS.SILENT (\\Flagged $Work)",
-	    /* A new keyword: imap_sync announces FLAGS, and with it
-	     * the change (so .SILENT still shows one FETCH here). */
+	    /* A new keyword: FLAGS and PERMANENTFLAGS announce it
+	     * (RFC 9051 §7.3.5); .SILENT still means no FETCH. */
 	    "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Work)\r\n"
 	    "* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted "
 	    "\\Draft $Work \\*)] Flags permitted\r\n"
-	    "* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))\r\n"
 	    "t OK STORE completed\r\n");
+	/* Not silent: the announcement comes before the FETCH showing the
+	 * keyword, and the FETCH comes once. */
+	cmd(c, "t STORE 3 +FLAGS ($Other)",
+	    "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Work "
+	    "$Other)\r\n"
+	    "* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted "
+	    "\\Draft $Work $Other \\*)] Flags permitted\r\n"
+	    "* 3 FETCH (FLAGS ($Other))\r\n"
+	    "t OK STORE completed\r\n");
+	cmd(c, "t STORE 3 -FLAGS.SILENT ($Other)", "t OK STORE completed\r\n");
 	cmd(c, "t UID STORE 1:3 +FLAGS \\Answered",
 	    "* 1 FETCH (UID 1 FLAGS (\\Seen \\Answered))\r\n"
 	    "* 2 FETCH (UID 2 FLAGS (\\Answered \\Flagged $Work))\r\n"
