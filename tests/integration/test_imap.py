@@ -21,7 +21,8 @@ from harness import (DaemonTestCase, deliver, fetch_items,  # noqa: E402
 
 USERS = ("caps", "auth", "tls", "misc", "sel", "boxes", "inboxren", "subs",
          "lists", "stat", "app", "fetch", "store", "copy", "search", "expg",
-         "close", "idle", "lib", "cross", "crossidle", "manycopy")
+         "close", "idle", "lib", "cross", "crossidle", "manycopy", "bin",
+         "kw")
 
 MULTIPART = (
     b'From: "Alice Example" <alice@example.org>\r\n'
@@ -658,6 +659,40 @@ class ImapTest(DaemonTestCase):
         f = fetches(u)
         self.assertIn(seq, f, u)
         return f[seq]
+
+    def test_literal8_append_and_nul_in_body(self):
+        # RFC 3516 4.4: APPEND takes a literal8 (with or without "+");
+        # only BINARY may send the NUL back, in a literal8 (RFC 9051
+        # 4.3.1, 5); BODY[] sends it as 0x80, same length.
+        c = self.sess("bin")
+        data = b"A: b\r\n\r\nab\x00cd\x00"
+        c.ok(b"APPEND INBOX ~{%d}\r\n" % len(data) + data)
+        c.ok(b"APPEND INBOX ~{%d+}\r\n" % len(data) + data)
+        self.select(c)
+        u = c.ok("FETCH 1:2 (BODY.PEEK[] BINARY.PEEK[1] RFC822.SIZE)")
+        self.assertEqual(len(u), 2, u)
+        for r in u:
+            self.assertIn(b"BODY[] {14}\r\nA: b\r\n\r\nab\x80cd\x80 ", r)
+            self.assertIn(b"BINARY[1] ~{6}\r\nab\x00cd\x00 ", r)
+            self.assertIn(b"RFC822.SIZE 14", r)
+
+    def test_new_keyword_announced_before_fetch(self):
+        # RFC 9051 7.3.5: FLAGS (and PERMANENTFLAGS) name a new keyword
+        # before a FETCH shows it; .SILENT sends no FETCH at all.
+        c = self.sess("kw")
+        msg = simple(b"kw")
+        for _ in range(2):
+            c.ok(b"APPEND INBOX {%d}\r\n" % len(msg) + msg)
+        self.select(c)
+        u = c.ok("STORE 1 +FLAGS ($Fresh)")
+        self.assertEqual(len(u), 3, u)
+        self.assertTrue(u[0].startswith(b"* FLAGS (") and b"$Fresh" in u[0])
+        self.assertIn(b"[PERMANENTFLAGS (", u[1])
+        self.assertEqual(u[2], b"* 1 FETCH (FLAGS ($Fresh))")
+        u = c.ok("STORE 2 +FLAGS.SILENT ($Fresher)")
+        self.assertEqual(len(u), 2, u)
+        self.assertIn(b"$Fresher", u[0])
+        self.assertEqual(c.ok("NOOP"), [])
 
     def test_fetch_every_item(self):
         stored = deliver(self.daemon, "fetch", [MULTIPART])[0]
