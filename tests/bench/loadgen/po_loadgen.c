@@ -966,6 +966,7 @@ static void note_fetch(struct client *c, const char *l, size_t n)
 {
 	const char *end = l + n, *p = l;
 	uint64_t uid = 0;
+	unsigned i;
 
 	while ((p = memmem(p, (size_t)(end - p), "UID ", 4)) != NULL) {
 		if (p > l && (p[-1] == ' ' || p[-1] == '(')) {
@@ -977,6 +978,10 @@ static void note_fetch(struct client *c, const char *l, size_t n)
 	}
 	if (uid == 0 || uid > UINT32_MAX)
 		return;
+	/* our own APPENDs are deleted at the end of the round: not moved */
+	for (i = 0; i < c->napp; i++)
+		if (c->app[i] == uid)
+			return;
 	pool_add(c, (uint32_t)uid, memmem(l, n, "\\Seen", 5) != NULL);
 }
 
