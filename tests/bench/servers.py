@@ -325,6 +325,8 @@ class Dovecot(Server):
         def sub(m):
             return subst[m.group(1)]
         text = re.sub(r"@([A-Z_0-9]+)@", sub, text)
+        if os.environ.get("PO_BENCH_DOVECOT_DEBUG"):
+            text += "\nmail_debug = yes\n"
         with open(self.conf, "w") as f:
             f.write(text)
         self.proc = None
