@@ -50,12 +50,13 @@
 #define CMD_BUF 8192              /* longest command we send */
 #define MAX_APPENDED 32           /* APPENDed, not yet expunged, per client */
 #define MAX_MOVED_TEXT 2048       /* text of the UIDs parked in Archive */
+#define TLS_SPINS 100000          /* bound on EAGAIN retries with input */
 #define MAX_ERROR_LOGS 20         /* error messages printed to stderr */
 #define SYNC_IDLE_MS 20           /* how long sync's IDLE lasts */
 #define STOP_GRACE_MS 20000       /* after the window: time to log out */
 #define SETUP_STALL_S 60          /* setup: longest time without progress */
 
-/* ---- options ------------------------------------------------------------ */
+/* ---- options ------------------------------------------------------------- */
 
 enum workload { WL_SYNC, WL_IDLE, WL_NOOP };
 
@@ -111,16 +112,14 @@ struct lat {
 	size_t n, cap;
 };
 
-/* ---- buffers ---------------------------------------------------------------
- */
+/* ---- buffers ------------------------------------------------------------- */
 
 struct buf {
 	char *p;
 	size_t len, cap;
 };
 
-/* ---- clients ---------------------------------------------------------------
- */
+/* ---- clients ------------------------------------------------------------- */
 
 enum cstate {
 	C_NEW,
@@ -239,8 +238,7 @@ static void client_fail(struct client *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 static void finish(void);
 
-/* ---- small helpers ---------------------------------------------------------
- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -407,8 +405,7 @@ static int quote(char *out, size_t cap, const char *s)
 	return 0;
 }
 
-/* ---- latency records -------------------------------------------------------
- */
+/* ---- latency records ----------------------------------------------------- */
 
 static void lat_add(struct lat *l, uint64_t ns)
 {
@@ -447,8 +444,7 @@ static double pct_ms(const uint32_t *v, size_t n, double q)
 	return v[k - 1] / 1000.0;
 }
 
-/* ---- writing ---------------------------------------------------------------
- */
+/* ---- writing ------------------------------------------------------------- */
 
 struct wreq {
 	uv_write_t req;
@@ -558,7 +554,7 @@ static void send_done(struct client *c)
 	conn_send(c, "DONE\r\n", 6);
 }
 
-/* ---- closing ----------------------------------------------------------- */
+/* ---- closing ------------------------------------------------------------- */
 
 static void on_tcp_closed(uv_handle_t *h)
 {
@@ -615,8 +611,7 @@ static void client_fail(struct client *c, const char *fmt, ...)
 	check_arrivals();
 }
 
-/* ---- the sync workload -----------------------------------------------------
- */
+/* ---- the sync workload --------------------------------------------------- */
 
 /*
  * The mix: every round is
@@ -813,8 +808,15 @@ static void sync_next(struct client *c)
 	if (c->st != C_RUN)
 		return;
 	if (g.stopping) {
-		send_logout(c);
-		return;
+		/* the end: put the mailbox back as it was, then LOGOUT */
+		if ((c->phase == S_SELECT || c->phase == S_POLL) &&
+		    c->napp == 0 && c->moved_len == 0) {
+			send_logout(c);
+			return;
+		}
+		if (c->phase == S_SELECT || c->phase == S_POLL ||
+		    c->phase == S_OPS)
+			c->phase = S_CLEAN;
 	}
 	switch (c->phase) {
 	case S_SELECT:
@@ -985,8 +987,7 @@ static void note_fetch(struct client *c, const char *l, size_t n)
 	pool_add(c, (uint32_t)uid, memmem(l, n, "\\Seen", 5) != NULL);
 }
 
-/* ---- the noop workload -----------------------------------------------------
- */
+/* ---- the noop workload --------------------------------------------------- */
 
 static void noop_timer(uv_timer_t *t)
 {
@@ -1028,7 +1029,7 @@ static void noop_next(struct client *c)
 	uv_timer_start(&c->timer, noop_timer, c->next_noop - now, 0);
 }
 
-/* ---- phases: setup, window, stop --------------------------------------- */
+/* ---- phases: setup, window, stop ----------------------------------------- */
 
 static void window_end(uv_timer_t *t);
 static void hard_stop(uv_timer_t *t);
@@ -1055,7 +1056,10 @@ static void start_stopping(void)
 		if (!c->busy) {
 			if (c->timer_init)
 				uv_timer_stop(&c->timer);
-			send_logout(c);
+			if (g.o.wl == WL_SYNC)
+				sync_next(c);
+			else
+				send_logout(c);
 		}
 	}
 }
@@ -1155,8 +1159,7 @@ static void setup_timeout(uv_timer_t *t)
 		    g.ready, g.o.clients, g.failed, SETUP_STALL_S);
 }
 
-/* ---- the idle workload ------------------------------------------------------
- */
+/* ---- the idle workload --------------------------------------------------- */
 
 static void check_arrivals(void)
 {
@@ -1273,8 +1276,7 @@ static void on_exists(struct client *c, uint32_t n)
 	check_arrivals();
 }
 
-/* ---- responses
- * --------------------------------------------------------------- */
+/* ---- responses ----------------------------------------------------------- */
 
 static void logged_in(struct client *c)
 {
@@ -1558,8 +1560,7 @@ static void input(struct client *c, const char *d, size_t n)
 		            MAX_RESP_LINE);
 }
 
-/* ---- TLS ------------------------------------------------------------------
- */
+/* ---- TLS ----------------------------------------------------------------- */
 
 static ssize_t tls_push(gnutls_transport_ptr_t p, const void *d, size_t n)
 {
@@ -1615,17 +1616,28 @@ static int tls_start(struct client *c)
 }
 
 /* Ciphertext arrived: handshake, then decrypt and feed every record. */
+/* Ciphertext not yet read by GnuTLS, or plaintext it holds. */
+static bool tls_unread(struct client *c)
+{
+	return c->tls_srclen > 0 || c->tls_pend.len > 0 ||
+	       gnutls_record_check_pending(c->tls) > 0;
+}
+
 static void tls_input(struct client *c, const char *d, size_t n)
 {
+	unsigned spins = 0;
 	ssize_t r;
 	int h;
 
 	c->tls_src = d;
 	c->tls_srclen = n;
-	if (c->st == C_HANDSHAKE) {
+	while (c->st == C_HANDSHAKE) {
 		h = gnutls_handshake(c->tls);
-		if (h == GNUTLS_E_AGAIN || h == GNUTLS_E_INTERRUPTED)
+		if (h == GNUTLS_E_AGAIN || h == GNUTLS_E_INTERRUPTED) {
+			if (tls_unread(c) && ++spins < TLS_SPINS)
+				continue;
 			goto keep;
+		}
 		if (h < 0) {
 			client_fail(c, "tls handshake: %s", gnutls_strerror(h));
 			return;
@@ -1638,8 +1650,14 @@ static void tls_input(struct client *c, const char *d, size_t n)
 			input(c, plain_buf, (size_t)r);
 			continue;
 		}
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		/* GnuTLS says EAGAIN after a post-handshake message (a TLS
+		 * 1.3 NewSessionTicket) even when more records follow in
+		 * what we gave it: go on while there is input */
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			if (tls_unread(c) && ++spins < TLS_SPINS)
+				continue;
 			break;
+		}
 		if (r == 0) {
 			if (c->st == C_LOGOUT)
 				close_client(c);
@@ -1659,8 +1677,7 @@ keep:
 	c->tls_srclen = 0;
 }
 
-/* ---- connections
- * ------------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
@@ -1749,8 +1766,7 @@ static void pace(uv_timer_t *t)
 		uv_timer_stop(t);
 }
 
-/* ---- the report
- * --------------------------------------------------------------- */
+/* ---- the report ---------------------------------------------------------- */
 
 static void print_by_command(void)
 {
@@ -1862,8 +1878,7 @@ static void finish(void)
 	exit(fail ? 1 : 0);
 }
 
-/* ---- main
- * ---------------------------------------------------------------------- */
+/* ---- main ---------------------------------------------------------------- */
 
 static void usage(void)
 {

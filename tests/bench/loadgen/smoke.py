@@ -106,6 +106,23 @@ def run_idle(args, d, tls, clients):
     return res
 
 
+def check_sizes(d, expect):
+    """After a sync run every mailbox holds what it held before: the
+    APPENDs were expunged and the moved messages came back."""
+    for i in range(ACCOUNTS):
+        c = harness.imap_session(d, USER_FMT.replace("%d", str(i)),
+                                 PASS_FMT.replace("%d", str(i)))
+        try:
+            for mbox, n in (("Archive", 0), ("INBOX", expect)):
+                u = c.ok("STATUS %s (MESSAGES)" % mbox)
+                want = b"(MESSAGES %d)" % n
+                if not any(r.endswith(want) for r in u):
+                    raise AssertionError("account %d %s: %r, want %d" %
+                                         (i, mbox, u, n))
+        finally:
+            c.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--po-bin", default=os.path.join(REPO, "build"))
@@ -134,12 +151,15 @@ def main():
             harness.deliver(d, USER_FMT.replace("%d", str(i)), msgs)
         print("# delivered %d messages to each of %d accounts in %.1f s"
               % (args.messages, ACCOUNTS, time.monotonic() - t))
+        expect = args.messages
         for tls in (False,) if args.plain_only else (False, True):
             print("# %s" % ("TLS" if tls else "plain"))
             if "sync" in only:
                 run_simple(args, d, tls, "sync", 5, 10)
+                check_sizes(d, expect)
             if "idle" in only:
                 run_idle(args, d, tls, 200)
+                expect += 1
             if "noop" in only:
                 run_simple(args, d, tls, "noop", 1, 5)
                 run_simple(args, d, tls, "noop", 1, 2,
