@@ -473,7 +473,8 @@ static enum imap_search_tri eval_content(struct imap_search_key *k,
 	case IMAP_SK_TEXT:
 		if (msg->hdr != NULL && text_header_match(k, msg->hdr))
 			return IMAP_ST_TRUE;
-		/* fall through */
+		/* TEXT is the header or the body: go on to the body. */
+		__attribute__((fallthrough));
 	case IMAP_SK_BODY:
 		return tri(msg->body_find != NULL &&
 		           msg->body_find(msg->ctx, &k->m));
