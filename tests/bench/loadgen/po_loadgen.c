@@ -425,6 +425,12 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static void lat_sort(struct lat *l)
+{
+	if (l->n > 1) /* qsort of NULL is undefined, even for 0 */
+		qsort(l->v, l->n, sizeof(*l->v), cmp_u32);
+}
+
 /* Nearest-rank percentile of sorted v, in milliseconds. */
 static double pct_ms(const uint32_t *v, size_t n, double q)
 {
@@ -1779,7 +1785,7 @@ static void print_by_command(void)
 
 		if (l->n == 0)
 			continue;
-		qsort(l->v, l->n, sizeof(*l->v), cmp_u32);
+		lat_sort(l);
 		printf("%s\"%s\":{\"n\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
 		       "\"max_ms\":%.3f}",
 		       first ? "" : ",", kind_name[k], l->n,
@@ -1809,7 +1815,7 @@ static void finish(void)
 			lat_add(&all, (uint64_t)g.lat[k].v[i] * 1000);
 	}
 	ops = all.n;
-	qsort(all.v, all.n, sizeof(*all.v), cmp_u32);
+	lat_sort(&all);
 	printf("{\"workload\":\"%s\",\"clients\":%u,\"accounts\":%u,"
 	       "\"tls\":%s,",
 	       workload_name[g.o.wl], g.o.clients, g.o.accounts,
@@ -1822,7 +1828,7 @@ static void finish(void)
 				lat_add(&d, g.c[i].t_arr > g.t_go
 				                    ? g.c[i].t_arr - g.t_go
 				                    : 0);
-		qsort(d.v, d.n, sizeof(*d.v), cmp_u32);
+		lat_sort(&d);
 		printf("\"ready_clients\":%u,\"connect_s\":%.3f,"
 		       "\"arrived\":%u,\"delivery_p50_ms\":%.3f,"
 		       "\"delivery_p99_ms\":%.3f,\"delivery_max_ms\":%.3f,",
