@@ -1436,12 +1436,9 @@ static void untagged(struct client *c, const char *l, size_t n)
 		return;
 	}
 	if (n >= 3 && memcmp(l, "BYE", 3) == 0) {
-		if (c->st != C_LOGOUT) {
-			g.errors++;
-			log_error(c, "unexpected BYE", l, n);
-			c->st = C_LOGOUT; /* the close that follows is no error
-			                   */
-		}
+		if (c->st != C_LOGOUT) /* counted as failed or lost */
+			client_fail(c, "unexpected %.*s",
+			            (int)(n > 100 ? 100 : n), l);
 		return;
 	}
 	if (n >= 3 && memcmp(l, "OK ", 3) == 0 && g.o.wl == WL_SYNC)
