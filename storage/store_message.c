@@ -217,7 +217,7 @@ static int append_locked(struct store_account *a, int64_t mailbox_id,
 {
 	struct store_msg *m = &x->m;
 	sqlite3_stmt *st;
-	int64_t uidnext, modseq, rowid = 0;
+	int64_t uidnext = 0, modseq = 0, rowid = 0;
 	int ret, rc;
 
 	ret = store__mailbox_row(a, mailbox_id, uidvalidity_r, &uidnext,
@@ -534,7 +534,7 @@ static int expunge_locked(struct store_account *a, int64_t mailbox_id,
 {
 	sqlite3_stmt *st;
 	uint32_t uidvalidity;
-	int64_t uidnext, modseq;
+	int64_t uidnext = 0, modseq = 0;
 	bool removed = false;
 	int ret, rc;
 
