@@ -216,6 +216,44 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
+/* Really close a handle. */
+static void handle_free(struct store_account *a)
+{
+	store__blob_release(a);
+	for (size_t i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(a->stmts[i]);
+	sqlite3_close(a->db);
+	free(a);
+}
+
+/* Take account_id's cached handle out of the cache, or NULL. */
+static struct store_account *cache_take(struct store *store, int64_t id)
+{
+	struct store_account *a = NULL;
+
+	pthread_mutex_lock(&store->cache_lock);
+	for (size_t i = store->cache_n; i-- > 0;) {
+		if (store->cache[i]->id != id)
+			continue;
+		a = store->cache[i];
+		memmove(&store->cache[i], &store->cache[i + 1],
+		        (store->cache_n - i - 1) * sizeof(store->cache[0]));
+		store->cache_n--;
+		break;
+	}
+	pthread_mutex_unlock(&store->cache_lock);
+	return a;
+}
+
+/* Close every cached handle of account_id (it is being removed). */
+static void cache_purge(struct store *store, int64_t id)
+{
+	struct store_account *a;
+
+	while ((a = cache_take(store, id)) != NULL)
+		handle_free(a);
+}
+
 int store_new(const char *data_dir, struct store **store_r,
               const char **error_r)
 {
@@ -241,6 +279,7 @@ int store_new(const char *data_dir, struct store **store_r,
 	store->data_dir = xstrdup(data_dir);
 	pthread_mutex_init(&store->pop_lock, NULL);
 	pthread_mutex_init(&store->change_lock, NULL);
+	pthread_mutex_init(&store->cache_lock, NULL);
 	*store_r = store;
 	return STORE_OK;
 }
@@ -252,6 +291,9 @@ void store_free(struct store **storep)
 	if (store == NULL)
 		return;
 	*storep = NULL;
+	for (size_t i = 0; i < store->cache_n; i++)
+		handle_free(store->cache[i]);
+	pthread_mutex_destroy(&store->cache_lock);
 	pthread_mutex_destroy(&store->pop_lock);
 	pthread_mutex_destroy(&store->change_lock);
 	free(store->pop_ids);
@@ -339,6 +381,7 @@ int store_account_remove(struct store *store, int64_t account_id)
 	if (store__path(store, account_id, true, dir, sizeof dir) < 0 ||
 	    store__path(store, account_id, false, path, sizeof path) < 0)
 		return STORE_E_TEMP;
+	cache_purge(store, account_id);
 	/* The main file goes first: once it is gone the account is. */
 	if (unlink(path) < 0)
 		ret = errno == ENOENT ? STORE_E_NOTFOUND : STORE_E_TEMP;
@@ -360,9 +403,21 @@ int store_account_open(struct store *store, int64_t account_id,
 		return STORE_E_TEMP;
 	if (stat(path, &st) < 0)
 		return errno == ENOENT ? STORE_E_NOTFOUND : STORE_E_TEMP;
+	while ((a = cache_take(store, account_id)) != NULL) {
+		if (a->dev == st.st_dev && a->ino == st.st_ino) {
+			/* A new user of the handle: store_account_changed
+			 * starts a new baseline. */
+			a->data_version_set = false;
+			*account_r = a;
+			return STORE_OK;
+		}
+		handle_free(a); /* the file was replaced meanwhile */
+	}
 	a = xcalloc(1, sizeof *a);
 	a->store = store;
 	a->id = account_id;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
 	ret = open_db(path, &a->db);
 	if (ret != STORE_OK) {
 		free(a);
@@ -380,10 +435,27 @@ void store_account_close(struct store_account **ap)
 		return;
 	*ap = NULL;
 	store__blob_release(a);
-	for (size_t i = 0; i < STMT_COUNT; i++)
-		sqlite3_finalize(a->stmts[i]);
-	sqlite3_close(a->db);
-	free(a);
+	/* Keep it for the next open of this account, unless it is in the
+	 * middle of a transaction (an error path); the oldest cached handle
+	 * makes room. */
+	if (sqlite3_get_autocommit(a->db) != 0) {
+		struct store *store = a->store;
+		struct store_account *evict = NULL;
+
+		pthread_mutex_lock(&store->cache_lock);
+		if (store->cache_n == STORE_CACHE_MAX) {
+			evict = store->cache[0];
+			memmove(&store->cache[0], &store->cache[1],
+			        (store->cache_n - 1) * sizeof(store->cache[0]));
+			store->cache_n--;
+		}
+		store->cache[store->cache_n++] = a;
+		pthread_mutex_unlock(&store->cache_lock);
+		if (evict != NULL)
+			handle_free(evict);
+		return;
+	}
+	handle_free(a);
 }
 
 int store_pop_lock(struct store *store, int64_t account_id)

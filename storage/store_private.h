@@ -10,6 +10,10 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/types.h>
+
+/* Idle account handles a struct store keeps open (see struct store). */
+#define STORE_CACHE_MAX 16
 
 /* How long a statement waits for another connection's write lock. */
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -25,6 +29,14 @@ struct store {
 	pthread_mutex_t change_lock;
 	store_change_cb *change_cb;
 	void *change_ctx;
+	/* Closed account handles kept open for the next store_account_open
+	 * of the same account, most recently closed last: a delivery or a
+	 * login then costs no open, no schema check and, above all, no
+	 * checkpoint-on-close (SQLite checkpoints and fsyncs the database
+	 * when its last connection closes). */
+	pthread_mutex_t cache_lock;
+	struct store_account *cache[STORE_CACHE_MAX];
+	size_t cache_n;
 };
 
 /* Every statement the account handle prepares once and keeps. */
@@ -59,6 +71,10 @@ struct store_account {
 	struct store *store;
 	int64_t id;
 	sqlite3 *db;
+	/* The file opened, to notice a cached handle whose file was replaced
+	 * or removed by another process. */
+	dev_t dev;
+	ino_t ino;
 	sqlite3_stmt *stmts[STMT_COUNT];
 	/* The body being read by store_read, kept open between calls: SQLite
 	 * walks a blob's overflow pages from the start at every open, so

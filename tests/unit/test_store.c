@@ -136,6 +136,31 @@ static void test_account_remove_and_open_missing(void **state)
 	assert_int_equal(store_account_open(f->store, 8, &b), STORE_E_NOTFOUND);
 }
 
+/* A closed handle is kept and handed out again for the same account (no
+ * reopen, and no checkpoint-on-close fsyncs per delivery), with what was
+ * committed through it; other accounts get their own. */
+static void test_closed_handles_reused(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account *kept = f->a, *b = NULL;
+	struct store_mailbox_info info;
+
+	assert_int_equal(store_append(f->a, f->inbox.id, "A: 1\r\n\r\nx\r\n",
+	                              11, 0, 0, NULL, NULL),
+	                 STORE_OK);
+	store_account_close(&f->a);
+	assert_int_equal(store_account_create(f->store, 8), STORE_OK);
+	assert_int_equal(store_account_open(f->store, 8, &b), STORE_OK);
+	assert_ptr_not_equal(b, kept);
+	assert_int_equal(store_mailbox_get(b, "INBOX", &info), STORE_OK);
+	assert_int_equal(info.messages, 0);
+	store_account_close(&b);
+	assert_int_equal(store_account_open(f->store, 7, &f->a), STORE_OK);
+	assert_ptr_equal(f->a, kept);
+	assert_int_equal(store_mailbox_get(f->a, "INBOX", &info), STORE_OK);
+	assert_int_equal(info.messages, 1);
+}
+
 static void test_default_mailboxes(void **state)
 {
 	static const char *const names[] = {"INBOX", "Drafts", "Sent",
@@ -828,6 +853,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        T(test_account_file_layout),
 	        T(test_account_remove_and_open_missing),
+	        T(test_closed_handles_reused),
 	        T(test_default_mailboxes),
 	        T(test_append_list_read_crlf),
 	        T(test_append_trailing_cr_and_empty),
