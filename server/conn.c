@@ -114,6 +114,13 @@ static void conn_timed_out(uv_timer_t *t)
 		conn__close(c, PO_CLOSE_TIMEOUT);
 		return;
 	}
+	if (c->job != NULL) {
+		/* The client is waiting for us (a LOGIN queued behind other
+		 * password checks on a busy pool): not its idleness.  The
+		 * clock starts again when the job is done. */
+		conn__touch(c);
+		return;
+	}
 	conn__write_final(c, c->proto->msg_timeout);
 	conn__close_after_flush(c, PO_CLOSE_TIMEOUT);
 }

@@ -25,6 +25,8 @@ static void worker_done(uv_work_t *w, int status)
 
 	(void)status; /* jobs are never cancelled */
 	c->job = NULL;
+	/* The reply is on its way: the client's time starts now. */
+	conn__touch(c);
 	c->proto->on_job_done(c, j);
 	if (c->closing) {
 		conn__maybe_finish_close(c);

@@ -35,6 +35,7 @@ struct echo_job {
 	struct po_job job;
 	int value;
 	bool append;
+	bool slow;
 };
 
 static int echo_connect(struct po_conn *c)
@@ -49,6 +50,8 @@ static void echo_work(struct po_job *j)
 	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
 
 	ej->value = 42;
+	if (ej->slow)
+		usleep(1600 * 1000); /* longer than prelogin_timeout */
 	if (!ej->append)
 		return;
 	/* A commit on a worker thread, as a delivery makes it. */
@@ -85,10 +88,12 @@ static int echo_input(struct po_conn *c, const struct po_frame *f)
 		return conn_write_str(c, "+OK unwatched\r\n");
 	}
 	if ((f->len == 3 && memcmp(f->data, "JOB", 3) == 0) ||
+	    (f->len == 4 && memcmp(f->data, "SLOW", 4) == 0) ||
 	    (f->len == 6 && memcmp(f->data, "APPEND", 6) == 0)) {
 		j = calloc(1, sizeof(*j));
 		assert_non_null(j);
 		j->append = f->len == 6;
+		j->slow = f->len == 4;
 		assert_int_equal(conn_job_submit(c, &j->job, echo_work), 0);
 		return PO_AGAIN;
 	}
@@ -234,17 +239,23 @@ static void run(struct fixture *fx, void (*script)(struct fixture *fx))
 	assert_int_equal(fx->failures, 0);
 }
 
+static int short_timeout;
+
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	struct po_config *cfg = malloc(sizeof(*cfg));
 	const char *err;
 	const char *const o[] = {"max_line_length=512", "max_bad_commands=3",
-	                         "max_connections_per_ip=2"};
+	                         "max_connections_per_ip=2",
+	                         "prelogin_timeout=1"};
+	/* Only test_slow_job_is_not_a_timeout runs with a 1 s timeout
+	 * (setup_short_timeout); the others get the default. */
+	size_t n_o = *state == (void *)&short_timeout ? 4 : 3;
 
 	assert_non_null(fx);
 	assert_non_null(cfg);
-	assert_int_equal(config_load(cfg, NULL, o, 3, &err), 0);
+	assert_int_equal(config_load(cfg, NULL, o, n_o, &err), 0);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
 	assert_int_equal(srv_init(&fx->srv, &fx->loop, cfg, &err), 0);
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/po-core-XXXXXX");
@@ -266,6 +277,12 @@ static int setup(void **state)
 	srv__watch_start(&fx->srv);
 	*state = fx;
 	return 0;
+}
+
+static int setup_short_timeout(void **state)
+{
+	*state = &short_timeout;
+	return setup(state);
 }
 
 static int teardown(void **state)
@@ -394,6 +411,25 @@ static void script_watch(struct fixture *fx)
 	close(a);
 }
 
+/* prelogin_timeout is 1 s: a job that takes longer is the server's time,
+ * not the client's idleness; the client still gets its answer. */
+static void script_slow_job(struct fixture *fx)
+{
+	int fd = dial(fx->port);
+
+	EXPECT(fx, fd, "+OK hello\r\n");
+	send_str(fd, "SLOW\r\n");
+	EXPECT(fx, fd, "+OK job 42\r\n");
+	send_str(fd, "ping\r\n");
+	EXPECT(fx, fd, "echo ping\r\n");
+	close(fd);
+}
+
+static void test_slow_job_is_not_a_timeout(void **state)
+{
+	run(*state, script_slow_job);
+}
+
 static void test_change_reaches_watchers(void **state)
 {
 	run(*state, script_watch);
@@ -433,6 +469,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_graceful_stop_says_goodbye,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_slow_job_is_not_a_timeout,
+	                                        setup_short_timeout, teardown),
 	        cmocka_unit_test_setup_teardown(test_change_reaches_watchers,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
