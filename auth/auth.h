@@ -86,6 +86,23 @@ enum auth_result auth_login(struct auth_dir *dir, const char *name,
                             const char *password,
                             struct auth_account *account_r);
 
+/*
+ * The login cache (Dovecot's auth_cache_size and auth_cache_ttl): after a
+ * correct password, auth_login remembers a keyed digest (HMAC-SHA-256 with
+ * a per-process random key; never the password) of the account id, its
+ * stored hash and the password, for ttl seconds, so the same account
+ * logging in again with the same password skips the password hash.  A
+ * changed password (a new stored hash) misses at once; wrong passwords are
+ * never cached and always pay for a real verification.  The defaults are
+ * on; auth_dir_set_cache changes them (dropping every entry): entries 0 or
+ * ttl_seconds 0 turns the cache off.  Returns 0, or -EINVAL (entries over
+ * 1,000,000, ttl negative or over a week), -EIO (no cache could be made).
+ */
+#define AUTH_CACHE_SIZE_DEFAULT 10000
+#define AUTH_CACHE_TTL_DEFAULT 3600
+int auth_dir_set_cache(struct auth_dir *dir, size_t entries,
+                       int64_t ttl_seconds);
+
 enum auth_policy {
 	AUTH_ALLOWED,
 	AUTH_DENIED_DISABLED, /* the account is disabled */

@@ -9,7 +9,8 @@
  *
  * Concurrency: one connection, one mutex around every use of it.  The
  * mutex is never held while a password is hashed or verified; auth_login
- * reads the row under the lock, releases it, then runs crypt.  Other
+ * reads the row under the lock, releases it, then runs crypt (unless the
+ * login cache of auth_cache.c knows this password for this stored hash).  Other
  * processes are waited for by SQLite's busy timeout.
  */
 #include "auth_private.h"
@@ -224,6 +225,7 @@ int auth_dir_open(const char *data_dir, struct auth_dir **dir_r,
 		return -1;
 	}
 	explicit_bzero(secret, sizeof secret);
+	dir->cache = auth__cache_new();
 	*dir_r = dir;
 	return 0;
 }
@@ -235,6 +237,7 @@ void auth_dir_close(struct auth_dir **dirp)
 	if (dir == NULL)
 		return;
 	*dirp = NULL;
+	auth__cache_free(dir->cache);
 	sqlite3_close(dir->db);
 	pthread_mutex_destroy(&dir->lock);
 	free(dir);
@@ -310,9 +313,10 @@ enum auth_result auth_login(struct auth_dir *dir, const char *name,
                             struct auth_account *account_r)
 {
 	char hash[AUTH_HASH_MAX];
+	uint8_t digest[AUTH_CACHE_DIGEST];
 	struct auth_account a;
 	int ret = -ENOENT;
-	bool ok;
+	bool ok, cacheable;
 
 	if (auth_name_valid(name))
 		ret = lookup(dir, name, &a, hash);
@@ -325,7 +329,18 @@ enum auth_result auth_login(struct auth_dir *dir, const char *name,
 		(void)auth_password_verify(password, dir->dummy_hash);
 		return AUTH_FAILED;
 	}
-	ok = auth_password_verify(password, hash);
+	/* A password this process verified against this very stored hash
+	 * within the cache's ttl skips crypt (auth_cache.c).  Only a success
+	 * is remembered: a wrong password always pays for the hash. */
+	cacheable = auth__cache_digest(dir->cache, a.id, hash, password,
+	                               digest) == 0;
+	ok = cacheable && auth__cache_hit(dir->cache, a.id, digest);
+	if (!ok) {
+		ok = auth_password_verify(password, hash);
+		if (ok && cacheable)
+			auth__cache_put(dir->cache, a.id, digest);
+	}
+	explicit_bzero(digest, sizeof digest);
 	explicit_bzero(hash, sizeof hash);
 	if (!ok)
 		return AUTH_FAILED;

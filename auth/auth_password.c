@@ -9,14 +9,25 @@
  * logs.
  */
 #include "auth_private.h"
+#include "auth_test.h"
 
 #include <crypt.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The longest password libxcrypt hashes (it refuses longer ones). */
 #define HASH_PASSWORD_MAX (CRYPT_MAX_PASSPHRASE_SIZE - 1)
+
+/* Verifications that ran crypt (auth_test.h): tests use it to tell a
+ * cached login from a hashed one. */
+static atomic_ulong verify_count;
+
+unsigned long auth__verify_count(void)
+{
+	return atomic_load(&verify_count);
+}
 
 /* Is the hash one of the schemes we accept for verification?  Anything
  * else (DES, MD5, "*" or "!" locked markers) never verifies. */
@@ -88,6 +99,7 @@ bool auth_password_verify(const char *password, const char *hash)
 	cd = calloc(1, sizeof *cd);
 	if (cd == NULL)
 		return false;
+	atomic_fetch_add(&verify_count, 1);
 	/* crypt_rn reads the scheme and parameters from hash itself and
 	 * returns NULL (or a "*" failure token) for a malformed one. */
 	res = crypt_rn(password, hash, cd, (int)sizeof *cd);

@@ -24,10 +24,30 @@ struct auth_dir {
 	 * unknown account is verified against it so that it costs the same
 	 * time as a wrong password (auth.h, AUTH_FAILED). */
 	char dummy_hash[AUTH_HASH_MAX];
+	/* The login cache (auth_cache.c), with its own lock; NULL if no
+	 * random secret could be made (then every login hashes). */
+	struct auth_cache *cache;
 };
 
 /* Copy name into out (AUTH_NAME_MAX + 1 bytes) in lower case.  The caller
  * has checked it with auth_name_valid. */
 void auth__name_lower(const char *name, char *out);
+
+/* The login cache (auth_cache.c).  Every function accepts a NULL cache
+ * (then nothing is cached). */
+#define AUTH_CACHE_DIGEST 32
+struct auth_cache;
+struct auth_cache *auth__cache_new(void);
+void auth__cache_free(struct auth_cache *cache);
+/* The keyed digest of (id, stored hash, password): 0, or -1 (do not use
+ * the cache for this login). */
+int auth__cache_digest(struct auth_cache *cache, int64_t id, const char *hash,
+                       const char *password, uint8_t digest[AUTH_CACHE_DIGEST]);
+/* Is there an unexpired entry for id with this digest? */
+bool auth__cache_hit(struct auth_cache *cache, int64_t id,
+                     const uint8_t digest[AUTH_CACHE_DIGEST]);
+/* Remember a digest whose password was just verified for real. */
+void auth__cache_put(struct auth_cache *cache, int64_t id,
+                     const uint8_t digest[AUTH_CACHE_DIGEST]);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * Unit tests of auth/: password hashing and verification for every scheme
  * we accept, the account directory (add, look up, change, remove, login),
- * the login policy, SASL PLAIN decoding and account name validation.
+ * the login policy, the login cache, SASL PLAIN decoding and account name
+ * validation.
  * Directories are made under a fresh mkdtemp() directory per test.
  */
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "auth_test.h"
 
 struct fixture {
 	char dir[64];
@@ -346,6 +348,228 @@ static void test_concurrent_logins(void **state)
 	}
 }
 
+/* Logins that ran the password hash since *mark; moves *mark on. */
+static unsigned long hashed(unsigned long *mark)
+{
+	unsigned long now = auth__verify_count(), n = now - *mark;
+
+	*mark = now;
+	return n;
+}
+
+static void test_cache_second_login_skips_hash(void **state)
+{
+	struct fixture *f = *state;
+	struct auth_account a;
+	const char *err = NULL;
+	int64_t id = auth_account_add(f->ad, "kim", "s3cret", true, true, &err);
+	unsigned long mark = auth__verify_count();
+
+	assert_true(id > 0);
+	assert_int_equal(auth_login(f->ad, "kim", "s3cret", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	memset(&a, 0, sizeof a);
+	assert_int_equal(auth_login(f->ad, "KIM", "s3cret", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+	assert_int_equal(a.id, id);
+	assert_string_equal(a.name, "kim");
+	assert_int_equal(auth__cache_used(f->ad), 1);
+	/* Failures are never cached: each one hashes, every time. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(auth_login(f->ad, "kim", "s3crex", &a),
+		                 AUTH_FAILED);
+		assert_int_equal(hashed(&mark), 1);
+		assert_int_equal(auth_login(f->ad, "nobody", "s3cret", &a),
+		                 AUTH_FAILED);
+		assert_int_equal(hashed(&mark), 1);
+	}
+	/* The wrong passwords did not spoil the right one's entry. */
+	assert_int_equal(auth_login(f->ad, "kim", "s3cret", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+	/* A prefix or an extension of the password is another password. */
+	assert_int_equal(auth_login(f->ad, "kim", "s3cre", &a), AUTH_FAILED);
+	assert_int_equal(auth_login(f->ad, "kim", "s3cret ", &a), AUTH_FAILED);
+	assert_int_equal(hashed(&mark), 2);
+}
+
+static void test_cache_policy_fields_fresh(void **state)
+{
+	struct fixture *f = *state;
+	struct auth_account a;
+	const char *err = NULL;
+	unsigned long mark;
+
+	assert_true(auth_account_add(f->ad, "lou", "pw", true, true, &err) > 0);
+	assert_int_equal(auth_login(f->ad, "lou", "pw", &a), AUTH_OK);
+	mark = auth__verify_count();
+	/* A cached login still returns the row as it is now, so the
+	 * caller's auth_policy_check sees every change at once. */
+	assert_int_equal(
+	        auth_account_set_state(f->ad, "lou", AUTH_STATE_DISABLED), 0);
+	assert_int_equal(auth_account_set_imap(f->ad, "lou", false), 0);
+	assert_int_equal(auth_login(f->ad, "lou", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+	assert_int_equal(a.state, AUTH_STATE_DISABLED);
+	assert_false(a.imap_allowed);
+	assert_int_equal(auth_policy_check(&a, AUTH_PROTO_IMAP),
+	                 AUTH_DENIED_DISABLED);
+	assert_int_equal(
+	        auth_account_set_state(f->ad, "lou", AUTH_STATE_ACTIVE), 0);
+	assert_int_equal(auth_login(f->ad, "lou", "pw", &a), AUTH_OK);
+	assert_int_equal(auth_policy_check(&a, AUTH_PROTO_IMAP),
+	                 AUTH_DENIED_PROTOCOL);
+	assert_int_equal(auth_policy_check(&a, AUTH_PROTO_POP3), AUTH_ALLOWED);
+	assert_int_equal(hashed(&mark), 0);
+}
+
+static void test_cache_password_change(void **state)
+{
+	struct fixture *f = *state;
+	struct auth_dir *other = NULL;
+	struct auth_account a;
+	const char *err = NULL;
+	char sub[128];
+	unsigned long mark;
+
+	assert_true(auth_account_add(f->ad, "max", "old", true, true, &err) >
+	            0);
+	assert_int_equal(auth_login(f->ad, "max", "old", &a), AUTH_OK);
+	assert_int_equal(auth_login(f->ad, "max", "old", &a), AUTH_OK);
+	assert_int_equal(auth_account_set_password(f->ad, "max", "new"), 0);
+	mark = auth__verify_count();
+	assert_int_equal(auth_login(f->ad, "max", "old", &a), AUTH_FAILED);
+	assert_int_equal(hashed(&mark), 1);
+	assert_int_equal(auth_login(f->ad, "max", "new", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	assert_int_equal(auth_login(f->ad, "max", "new", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+
+	/* Changed by another process (the admin tool): the stored hash is
+	 * read at each login, so the entry misses at once. */
+	snprintf(sub, sizeof sub, "%s/data/x", f->dir);
+	assert_int_equal(auth_dir_open(sub, &other, &err), 0);
+	assert_int_equal(auth_account_set_password(other, "max", "newer"), 0);
+	auth_dir_close(&other);
+	mark = auth__verify_count();
+	assert_int_equal(auth_login(f->ad, "max", "new", &a), AUTH_FAILED);
+	assert_int_equal(auth_login(f->ad, "max", "newer", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 2);
+
+	/* Even the same password again is a new hash (a new salt). */
+	assert_int_equal(auth_account_set_password(f->ad, "max", "newer"), 0);
+	assert_int_equal(auth_login(f->ad, "max", "newer", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+
+	/* Removed, then re-made with the same name and password: a new id
+	 * and hash, never the old entry. */
+	assert_int_equal(auth_account_del(f->ad, "max"), 0);
+	assert_int_equal(auth_login(f->ad, "max", "newer", &a), AUTH_FAILED);
+	assert_true(auth_account_add(f->ad, "max", "newer", true, true, &err) >
+	            0);
+	mark = auth__verify_count();
+	assert_int_equal(auth_login(f->ad, "max", "newer", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+}
+
+static int64_t fake_now;
+
+static int64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+static void test_cache_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct auth_account a;
+	const char *err = NULL;
+	unsigned long mark;
+
+	assert_true(auth_account_add(f->ad, "ned", "pw", true, true, &err) > 0);
+	fake_now = 1000;
+	auth__cache_set_clock(f->ad, fake_clock);
+	mark = auth__verify_count();
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	/* A hit does not extend the entry's life. */
+	fake_now += AUTH_CACHE_TTL_DEFAULT - 1;
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+	fake_now += 1;
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+	/* A clock that went backwards expires it too. */
+	fake_now -= 10;
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+
+	/* A short ttl set through the API. */
+	assert_int_equal(auth_dir_set_cache(f->ad, 100, 5), 0);
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	fake_now += 4;
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	fake_now += 1;
+	assert_int_equal(auth_login(f->ad, "ned", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	auth__cache_set_clock(f->ad, NULL);
+}
+
+static void test_cache_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct auth_account a;
+	const char *err = NULL;
+	const char *const names[] = {"u1", "u2", "u3"};
+	unsigned long mark;
+
+	assert_int_equal(auth_dir_set_cache(f->ad, 1000001, 60), -EINVAL);
+	assert_int_equal(auth_dir_set_cache(f->ad, 10, -1), -EINVAL);
+	assert_int_equal(auth_dir_set_cache(f->ad, 2, 3600), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_true(auth_account_add(f->ad, names[i], "pw", true, true,
+		                             &err) > 0);
+		assert_int_equal(auth_login(f->ad, names[i], "pw", &a),
+		                 AUTH_OK);
+	}
+	assert_int_equal(auth__cache_used(f->ad), 2);
+	/* u1 was evicted (least recently used); u2 and u3 are cached. */
+	mark = auth__verify_count();
+	assert_int_equal(auth_login(f->ad, "u3", "pw", &a), AUTH_OK);
+	assert_int_equal(auth_login(f->ad, "u2", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+	assert_int_equal(auth_login(f->ad, "u1", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	/* Now u3 is the least recently used one. */
+	assert_int_equal(auth_login(f->ad, "u2", "pw", &a), AUTH_OK);
+	assert_int_equal(auth_login(f->ad, "u1", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 0);
+	assert_int_equal(auth_login(f->ad, "u3", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 1);
+	assert_int_equal(auth__cache_used(f->ad), 2);
+
+	/* A size that is not a multiple of the set size never holds more
+	 * than asked for. */
+	assert_int_equal(auth_dir_set_cache(f->ad, 3, 3600), 0);
+	assert_int_equal(auth__cache_used(f->ad), 0);
+	for (int r = 0; r < 2; r++) {
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(auth_login(f->ad, names[i], "pw", &a),
+			                 AUTH_OK);
+	}
+	assert_int_equal(hashed(&mark), 3);
+	assert_int_equal(auth__cache_used(f->ad), 3);
+
+	/* Off: every login hashes. */
+	assert_int_equal(auth_dir_set_cache(f->ad, 0, 3600), 0);
+	assert_int_equal(auth_login(f->ad, "u1", "pw", &a), AUTH_OK);
+	assert_int_equal(auth_login(f->ad, "u1", "pw", &a), AUTH_OK);
+	assert_int_equal(hashed(&mark), 2);
+	assert_int_equal(auth__cache_used(f->ad), 0);
+}
+
 static void test_policy_matrix(void **state)
 {
 	struct auth_account a;
@@ -551,6 +775,11 @@ int main(void)
 	        T(test_account_list_sorted),
 	        T(test_reopen_keeps_accounts),
 	        T(test_concurrent_logins),
+	        T(test_cache_second_login_skips_hash),
+	        T(test_cache_policy_fields_fresh),
+	        T(test_cache_password_change),
+	        T(test_cache_expiry),
+	        T(test_cache_bounded),
 	        cmocka_unit_test(test_policy_matrix),
 	        cmocka_unit_test(test_sasl_plain_valid),
 	        cmocka_unit_test(test_sasl_plain_bad_base64),
