@@ -444,4 +444,22 @@ int store_section_find(struct store_account *a, int64_t mailbox_id,
                        uint32_t uid, const uint32_t *path, size_t depth,
                        struct store_section *sec_r);
 
+/* ===================================================================
+ * Large mailboxes (benchmark issue 4): what SELECT needs without loading
+ * every message.  The counts of store_mailbox_get, store_mailbox_status
+ * and store_changes_since are kept in the mailbox's row (schema v3), so
+ * they cost O(1).
+ * =================================================================== */
+
+/* The mailbox's UIDs, ascending, in a malloc'd array (NULL when *n_r is
+ * 0), read from the (mailbox_id, uid) index alone in one snapshot.
+ * STORE_E_NOTFOUND if the mailbox is gone or \Noselect. */
+int store_uids(struct store_account *a, int64_t mailbox_id, uint32_t **uids_r,
+               size_t *n_r);
+
+/* The lowest UID of a message without \Seen, or 0 when every message is
+ * seen (for IMAP4rev1's [UNSEEN n], RFC 3501 §6.3.1).  One index probe. */
+int store_first_unseen(struct store_account *a, int64_t mailbox_id,
+                       uint32_t *uid_r);
+
 #endif

@@ -131,32 +131,22 @@ static int changes_locked(struct store_account *a, int64_t mailbox_id,
                           struct store_msg_ext **changed_r, size_t *n_changed_r,
                           struct store_mailbox_info *info_r)
 {
+	struct store_mailbox_status counts;
 	sqlite3_stmt *st = NULL;
-	int64_t uidnext, highest;
-	uint32_t uidvalidity;
 	int rc, ret;
 
-	ret = store__mailbox_row(a, mailbox_id, &uidvalidity, &uidnext,
-	                         &highest);
+	/* The counts kept in the row (schema v3): a sync after every
+	 * command costs no count over the mailbox's messages. */
+	ret = store__mailbox_counts(a, mailbox_id, &counts);
 	if (ret != STORE_OK)
 		return ret;
 	memset(info_r, 0, sizeof *info_r);
 	info_r->id = mailbox_id;
-	info_r->uidvalidity = uidvalidity;
-	info_r->uidnext = (uint32_t)uidnext;
-	info_r->highestmodseq = (uint64_t)highest;
-	st = store__stmt(a, STMT_MAILBOX_COUNTS);
-	if (st == NULL)
-		return STORE_E_TEMP;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		info_r->messages = (uint32_t)sqlite3_column_int64(st, 0);
-		info_r->bytes = (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return store__error(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+	info_r->uidvalidity = counts.uidvalidity;
+	info_r->uidnext = counts.uidnext;
+	info_r->highestmodseq = counts.highestmodseq;
+	info_r->messages = counts.messages;
+	info_r->bytes = counts.size;
 	ret = expunged_since(a, mailbox_id, modseq, expunged_r, n_expunged_r);
 	if (ret != STORE_OK)
 		return ret;

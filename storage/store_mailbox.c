@@ -215,6 +215,7 @@ int store_mailbox_get(struct store_account *a, const char *name,
                       struct store_mailbox_info *info_r)
 {
 	char norm[STORE_MAILBOX_NAME_MAX + 1];
+	struct store_mailbox_status counts;
 	sqlite3_stmt *st;
 	int rc, ret;
 
@@ -241,20 +242,13 @@ int store_mailbox_get(struct store_account *a, const char *name,
 	info_r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
 	info_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 3);
 	sqlite3_reset(st);
-	st = store__stmt(a, STMT_MAILBOX_COUNTS);
-	if (st == NULL) {
-		ret = STORE_E_TEMP;
+	/* The counts kept in the row (schema v3): no count over the
+	 * messages. */
+	ret = store__mailbox_counts(a, info_r->id, &counts);
+	if (ret != STORE_OK)
 		goto out;
-	}
-	sqlite3_bind_int64(st, 1, info_r->id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		ret = store__error(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
-		goto out;
-	}
-	info_r->messages = (uint32_t)sqlite3_column_int64(st, 0);
-	info_r->bytes = (uint64_t)sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
+	info_r->messages = counts.messages;
+	info_r->bytes = counts.size;
 	ret = store__commit(a);
 out:
 	if (ret != STORE_OK)
@@ -859,46 +853,12 @@ void store_strv_free(char **v, size_t n)
 
 /* ---- STATUS ---- */
 
+/* The counts are kept in the mailbox's row by the triggers of schema v3
+ * (store_schema.c): O(1) however large the mailbox. */
 static int status_locked(struct store_account *a, int64_t mailbox_id,
                          struct store_mailbox_status *st_r)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t uidnext, modseq;
-	uint32_t uidvalidity;
-	int rc, ret;
-
-	ret = store__mailbox_row(a, mailbox_id, &uidvalidity, &uidnext,
-	                         &modseq);
-	if (ret != STORE_OK)
-		return ret;
-	memset(st_r, 0, sizeof *st_r);
-	st_r->uidvalidity = uidvalidity;
-	st_r->uidnext = (uint32_t)uidnext;
-	st_r->highestmodseq = (uint64_t)modseq;
-	rc = sqlite3_prepare_v2(
-	        a->db,
-	        "SELECT count(*), coalesce(sum(size), 0),"
-	        " coalesce(sum(flags & ?2 = 0), 0),"
-	        " coalesce(sum(flags & ?3 <> 0), 0),"
-	        " coalesce(sum(CASE WHEN flags & ?3 <> 0 THEN size ELSE 0"
-	        "  END), 0)"
-	        " FROM messages WHERE mailbox_id = ?1",
-	        -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return store__error(rc);
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int(st, 2, STORE_F_SEEN);
-	sqlite3_bind_int(st, 3, STORE_F_DELETED);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		st_r->messages = (uint32_t)sqlite3_column_int64(st, 0);
-		st_r->size = (uint64_t)sqlite3_column_int64(st, 1);
-		st_r->unseen = (uint32_t)sqlite3_column_int64(st, 2);
-		st_r->deleted = (uint32_t)sqlite3_column_int64(st, 3);
-		st_r->deleted_size = (uint64_t)sqlite3_column_int64(st, 4);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? STORE_OK : store__error(SQLITE_ERROR);
+	return store__mailbox_counts(a, mailbox_id, st_r);
 }
 
 int store_mailbox_status(struct store_account *a, int64_t mailbox_id,

@@ -142,6 +142,11 @@ int store__mailbox_row(struct store_account *a, int64_t mailbox_id,
  * bytes), inside the caller's transaction.  Returns a store_error. */
 int store__make_uidl(struct store_account *a, uint32_t uidvalidity,
                      uint32_t uid, char *out);
+/* The mailbox's row with its counts (schema v3, kept by triggers), inside
+ * the caller's transaction.  STORE_E_NOTFOUND if there is no such
+ * mailbox or it is \Noselect (store_counts.c). */
+int store__mailbox_counts(struct store_account *a, int64_t mailbox_id,
+                          struct store_mailbox_status *st_r);
 /* Set a mailbox's UIDNEXT and HIGHESTMODSEQ.  Returns a store_error. */
 int store__set_counters(struct store_account *a, int64_t mailbox_id,
                         int64_t uidnext, uint64_t modseq);

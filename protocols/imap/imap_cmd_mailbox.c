@@ -255,31 +255,25 @@ static unsigned popcount64(uint64_t v)
 	return n;
 }
 
-/* "* OK [UNSEEN n]": the first unseen message (RFC 3501 §6.3.1). */
+/* "* OK [UNSEEN n]": the first unseen message (RFC 3501 §6.3.1).  Its UID
+ * from the store's index of unseen messages, its number from the map: no
+ * listing of the mailbox. */
 static int write_first_unseen(struct imap_session *s, struct po_buf *out)
 {
-	struct store_msg_ext *msgs = NULL;
-	size_t n = 0;
+	uint32_t uid = 0, seq;
 	int ret;
 
 	if (s->sel.count == 0)
 		return STORE_OK;
-	ret = store_list_ext(s->acct, s->sel.id, s->sel.uids[0],
-	                     s->sel.uids[s->sel.count - 1], &msgs, &n);
-	if (ret != STORE_OK)
+	ret = store_first_unseen(s->acct, s->sel.id, &uid);
+	if (ret != STORE_OK || uid == 0)
 		return ret;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t seq;
-
-		if (msgs[i].m.flags & STORE_F_SEEN)
-			continue;
-		seq = imap_sel_seq(s, msgs[i].m.uid);
-		if (seq == 0)
-			continue;
+	/* A message appended since the map was read is not in it (0): then
+	 * none is sent, which RFC 3501 §6.3.1 allows ("If this is missing,
+	 * the client can not make any assumptions"). */
+	seq = imap_sel_seq(s, uid);
+	if (seq != 0)
 		po_buf_printf(out, "* OK [UNSEEN %u] First unseen\r\n", seq);
-		break;
-	}
-	free(msgs);
 	return STORE_OK;
 }
 

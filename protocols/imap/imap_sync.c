@@ -45,14 +45,19 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Sort and remove duplicates; returns the new count. */
+/* Sort and remove duplicates; returns the new count.  Input that is
+ * ascending already (UID 1:*, a single range) skips the sort: a million
+ * UIDs cost a linear check, not a qsort. */
 static size_t sort_unique(uint32_t *v, size_t n)
 {
-	size_t out = 0;
+	size_t out = 0, k = 1;
 
 	if (n == 0)
 		return 0;
-	qsort(v, n, sizeof(*v), cmp_u32);
+	while (k < n && v[k - 1] <= v[k])
+		k++;
+	if (k < n)
+		qsort(v, n, sizeof(*v), cmp_u32);
 	for (size_t i = 0; i < n; i++)
 		if (out == 0 || v[out - 1] != v[i])
 			v[out++] = v[i];
@@ -175,14 +180,20 @@ void imap_sel_close(struct imap_session *s)
 int imap_sel_open(struct imap_session *s, const struct store_mailbox_info *mb,
                   const char *name, bool readonly)
 {
-	struct store_msg *msgs = NULL;
+	uint32_t *uids = NULL;
 	size_t n = 0;
 	int ret;
 
 	imap_sel_close(s);
-	ret = store_list(s->acct, mb->id, &msgs, &n);
+	/* The UIDs alone, from the index: no per-message row, string or
+	 * flag is read (a 1,000,000-message SELECT). */
+	ret = store_uids(s->acct, mb->id, &uids, &n);
 	if (ret != STORE_OK)
 		return ret;
+	if (n > UINT32_MAX) {
+		free(uids);
+		return STORE_E_LIMIT;
+	}
 	s->sel.id = mb->id;
 	s->sel.name = xstrdup(name);
 	s->sel.readonly = readonly;
@@ -192,12 +203,14 @@ int imap_sel_open(struct imap_session *s, const struct store_mailbox_info *mb,
 	 * the map already and only gets an extra FETCH at the next sync; one
 	 * expunged in between is simply not in the map. */
 	s->sel.modseq = mb->highestmodseq;
-	s->sel.cap = n > 0 ? (uint32_t)n : 16;
-	s->sel.uids = xcalloc(s->sel.cap, sizeof(*s->sel.uids));
-	for (size_t i = 0; i < n; i++)
-		s->sel.uids[i] = msgs[i].uid;
+	if (uids != NULL) {
+		s->sel.uids = uids;
+		s->sel.cap = (uint32_t)n;
+	} else {
+		s->sel.cap = 16;
+		s->sel.uids = xcalloc(s->sel.cap, sizeof(*s->sel.uids));
+	}
 	s->sel.count = (uint32_t)n;
-	free(msgs);
 	/* SELECT announces every keyword in its FLAGS response. */
 	if (s->kw_names != NULL) {
 		store_strv_free(s->kw_names, STORE_KEYWORDS_MAX);
