@@ -1232,6 +1232,311 @@ static void test_list_ext_large(void **state)
 	assert_null(l);
 }
 
+/* ---- counts kept in the mailboxes row (schema v3) ---- */
+
+/* Recount mailbox id from its listing and compare with STATUS and
+ * store_mailbox_get; the listing does not read the kept counts. */
+static void check_counts(struct fixture *f, int64_t id, const char *name)
+{
+	struct store_mailbox_status st;
+	struct store_mailbox_info info;
+	struct store_msg_ext *l = NULL;
+	uint32_t unseen = 0, deleted = 0;
+	uint64_t size = 0, dsize = 0;
+	size_t n = 0;
+
+	assert_int_equal(store_list_ext(f->a, id, 1, UINT32_MAX, &l, &n),
+	                 STORE_OK);
+	for (size_t i = 0; i < n; i++) {
+		size += l[i].m.size;
+		if (!(l[i].m.flags & STORE_F_SEEN))
+			unseen++;
+		if (l[i].m.flags & STORE_F_DELETED) {
+			deleted++;
+			dsize += l[i].m.size;
+		}
+	}
+	free(l);
+	assert_int_equal(store_mailbox_status(f->a, id, &st), STORE_OK);
+	assert_int_equal(st.messages, n);
+	assert_int_equal(st.unseen, unseen);
+	assert_int_equal(st.deleted, deleted);
+	assert_int_equal(st.size, size);
+	assert_int_equal(st.deleted_size, dsize);
+	assert_int_equal(store_mailbox_get(f->a, name, &info), STORE_OK);
+	assert_int_equal(info.id, id);
+	assert_int_equal(info.messages, n);
+	assert_int_equal(info.bytes, size);
+}
+
+/* Every selectable mailbox of the account. */
+static void check_all_counts(struct fixture *f)
+{
+	struct store_mailbox *mbs = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_mailbox_list(f->a, &mbs, &n), STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		if (!mbs[i].noselect)
+			check_counts(f, mbs[i].id, mbs[i].name);
+	store_mailbox_list_free(mbs, n);
+}
+
+static void flags_op(struct fixture *f, int64_t mbox, const uint32_t *uids,
+                     size_t n, enum store_flag_op op, uint32_t flags)
+{
+	struct store_flag_result *res = NULL;
+	size_t nres = 0;
+
+	assert_int_equal(store_set_flags(f->a, mbox, uids, n, op, flags, 0, 0,
+	                                 &res, &nres),
+	                 STORE_OK);
+	free(res);
+}
+
+static void copy_op(struct fixture *f, int64_t src, const uint32_t *uids,
+                    size_t n, int64_t dst, bool move, size_t expect)
+{
+	uint32_t uidv = 0, *su = NULL, *du = NULL;
+	size_t nc = 0;
+
+	assert_int_equal(
+	        store_copy(f->a, src, uids, n, dst, move, &uidv, &su, &du, &nc),
+	        STORE_OK);
+	assert_int_equal(nc, expect);
+	free(su);
+	free(du);
+}
+
+static void test_counts_exact(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mailbox_status st;
+	int64_t inbox = f->inbox.id, trash = mbox_id(f, "Trash"), a, ab;
+	uint32_t u[8];
+	const uint32_t gone[] = {2, 3, 999};
+	const uint32_t all[] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_create(f->a, "a/b", NULL, &ab),
+	                 STORE_OK);
+	a = mbox_id(f, "a");
+	u[0] = append(f, inbox, "one\r\n", 0);
+	u[1] = append(f, inbox, "two two\n", STORE_F_SEEN);
+	u[2] = append(f, inbox, "three\r\n", STORE_F_DELETED);
+	u[3] = append(f, inbox, "four\r\n", STORE_F_SEEN | STORE_F_DELETED);
+	u[4] = append(f, inbox, "five\r\n", STORE_F_FLAGGED);
+	append(f, ab, "in a/b\r\n", 0);
+	append(f, a, "in a\r\n", STORE_F_SEEN);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_status(f->a, inbox, &st), STORE_OK);
+	assert_int_equal(st.messages, 5);
+	assert_int_equal(st.unseen, 3);
+	assert_int_equal(st.deleted, 2);
+	assert_int_equal(st.size, 5 + 9 + 7 + 6 + 6);
+	assert_int_equal(st.deleted_size, 7 + 6);
+	/* Flag changes: each op, a no-op, and keywords only. */
+	flags_op(f, inbox, u, 5, STORE_FLAGS_ADD, STORE_F_SEEN);
+	check_all_counts(f);
+	flags_op(f, inbox, u, 5, STORE_FLAGS_ADD, STORE_F_SEEN);
+	check_all_counts(f);
+	flags_op(f, inbox, &u[1], 3, STORE_FLAGS_REMOVE,
+	         STORE_F_SEEN | STORE_F_DELETED);
+	check_all_counts(f);
+	flags_op(f, inbox, u, 5, STORE_FLAGS_SET, STORE_F_DELETED);
+	check_all_counts(f);
+	flags_op(f, inbox, &u[4], 1, STORE_FLAGS_SET,
+	         STORE_F_SEEN | STORE_F_ANSWERED);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_status(f->a, inbox, &st), STORE_OK);
+	assert_int_equal(st.unseen, 4);
+	assert_int_equal(st.deleted, 4);
+	/* Expunge, with UIDs already gone and missing. */
+	assert_int_equal(store_expunge(f->a, inbox, gone, 3), STORE_OK);
+	check_all_counts(f);
+	assert_int_equal(store_expunge(f->a, inbox, gone, 3), STORE_OK);
+	check_all_counts(f);
+	/* Copy to another mailbox and to itself; move. */
+	copy_op(f, inbox, all, 8, trash, false, 3);
+	check_all_counts(f);
+	/* UIDs 1..5 only: 6.. are the copies being made. */
+	copy_op(f, inbox, all, 5, inbox, false, 3);
+	check_all_counts(f);
+	copy_op(f, trash, all, 8, a, true, 3);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_status(f->a, trash, &st), STORE_OK);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.size, 0);
+	/* Delete a mailbox with children (emptied, \Noselect), then its
+	 * child, then create it again: a fresh empty mailbox. */
+	assert_int_equal(store_mailbox_delete(f->a, "a"), STORE_OK);
+	assert_int_equal(store_mailbox_status(f->a, a, &st), STORE_E_NOTFOUND);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_delete(f->a, "a/b"), STORE_OK);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_create(f->a, "a", NULL, NULL), STORE_OK);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_status(f->a, a, &st), STORE_OK);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.unseen, 0);
+	assert_int_equal(st.size, 0);
+	/* Renaming INBOX moves its messages; another rename keeps them. */
+	assert_int_equal(store_mailbox_rename(f->a, "INBOX", "old"), STORE_OK);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_status(f->a, inbox, &st), STORE_OK);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(store_mailbox_rename(f->a, "old", "older"), STORE_OK);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_status(f->a, mbox_id(f, "older"), &st),
+	                 STORE_OK);
+	assert_int_equal(st.messages, 6);
+}
+
+/* A change by another connection (another struct store, as the admin
+ * tool would be) is counted too: the triggers run in its transaction. */
+static void test_counts_other_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct store *other = NULL;
+	struct store_account *b = NULL;
+	const char *err = NULL;
+	const uint32_t one[] = {1};
+
+	assert_int_equal(store_new(f->dir, &other, &err), STORE_OK);
+	assert_int_equal(store_account_open(other, 7, &b), STORE_OK);
+	assert_int_equal(
+	        store_append(b, f->inbox.id, "x\r\n", 3, 0, 0, NULL, NULL),
+	        STORE_OK);
+	assert_int_equal(store_append(b, f->inbox.id, "yy\r\n", 4, 0,
+	                              STORE_F_DELETED, NULL, NULL),
+	                 STORE_OK);
+	check_all_counts(f);
+	assert_int_equal(store_expunge(b, f->inbox.id, one, 1), STORE_OK);
+	check_all_counts(f);
+	store_account_close(&b);
+	store_free(&other);
+}
+
+static void test_uids(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t *v = NULL, uid = 7;
+	size_t n = 7;
+	uint32_t u[6];
+
+	assert_int_equal(store_uids(f->a, f->inbox.id, &v, &n), STORE_OK);
+	assert_null(v);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_first_unseen(f->a, f->inbox.id, &uid), STORE_OK);
+	assert_int_equal(uid, 0);
+	for (int i = 0; i < 6; i++)
+		u[i] = append(f, f->inbox.id, "m\r\n", STORE_F_SEEN);
+	assert_int_equal(store_first_unseen(f->a, f->inbox.id, &uid), STORE_OK);
+	assert_int_equal(uid, 0);
+	flags_op(f, f->inbox.id, &u[4], 1, STORE_FLAGS_REMOVE, STORE_F_SEEN);
+	flags_op(f, f->inbox.id, &u[2], 1, STORE_FLAGS_REMOVE, STORE_F_SEEN);
+	assert_int_equal(store_first_unseen(f->a, f->inbox.id, &uid), STORE_OK);
+	assert_int_equal(uid, u[2]);
+	assert_int_equal(store_expunge(f->a, f->inbox.id, &u[2], 1), STORE_OK);
+	assert_int_equal(store_expunge(f->a, f->inbox.id, &u[0], 1), STORE_OK);
+	assert_int_equal(store_first_unseen(f->a, f->inbox.id, &uid), STORE_OK);
+	assert_int_equal(uid, u[4]);
+	assert_int_equal(store_uids(f->a, f->inbox.id, &v, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(v[0], u[1]);
+	assert_int_equal(v[1], u[3]);
+	assert_int_equal(v[2], u[4]);
+	assert_int_equal(v[3], u[5]);
+	free(v);
+	/* Only this mailbox's UIDs. */
+	append(f, mbox_id(f, "Trash"), "t\r\n", 0);
+	assert_int_equal(store_uids(f->a, f->inbox.id, &v, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	free(v);
+	assert_int_equal(store_uids(f->a, 9999, &v, &n), STORE_E_NOTFOUND);
+	assert_null(v);
+	assert_int_equal(n, 0);
+}
+
+/* A version 2 file (the counts' columns, triggers and index taken away
+ * again) gets its counts computed by the migration. */
+static void test_migration_v2_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct store *other = NULL;
+	struct store_account *b = NULL;
+	int64_t inbox, sent;
+	char path[128];
+	const char *err = NULL;
+	sqlite3 *db;
+	struct store_mailbox_status st;
+
+	/* Made through its own struct store, closed (and out of any cache)
+	 * before the file is rewritten. */
+	assert_int_equal(store_new(f->dir, &other, &err), STORE_OK);
+	assert_int_equal(store_account_create(other, 9), STORE_OK);
+	assert_int_equal(store_account_open(other, 9, &b), STORE_OK);
+	assert_int_equal(store_mailbox_create(b, "Box", NULL, NULL), STORE_OK);
+	{
+		struct store_mailbox_info info;
+
+		assert_int_equal(store_mailbox_get(b, "INBOX", &info),
+		                 STORE_OK);
+		inbox = info.id;
+		assert_int_equal(store_mailbox_get(b, "Sent", &info), STORE_OK);
+		sent = info.id;
+	}
+	assert_int_equal(store_append(b, inbox, "a\r\n", 3, 0, 0, NULL, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_append(b, inbox, "bb\r\n", 4, 0,
+	                              STORE_F_SEEN | STORE_F_DELETED, NULL,
+	                              NULL),
+	                 STORE_OK);
+	assert_int_equal(store_append(b, sent, "ccc\r\n", 5, 0, STORE_F_SEEN,
+	                              NULL, NULL),
+	                 STORE_OK);
+	store_account_close(&b);
+	store_free(&other);
+	snprintf(path, sizeof path, "%s/mail/09/9.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_exec(db,
+	                     "DROP TRIGGER messages_count_insert;"
+	                     "DROP TRIGGER messages_count_delete;"
+	                     "DROP TRIGGER messages_count_update;"
+	                     "DROP INDEX messages_unseen;"
+	                     "ALTER TABLE mailboxes DROP COLUMN n_messages;"
+	                     "ALTER TABLE mailboxes DROP COLUMN n_unseen;"
+	                     "ALTER TABLE mailboxes DROP COLUMN n_deleted;"
+	                     "ALTER TABLE mailboxes DROP COLUMN n_bytes;"
+	                     "ALTER TABLE mailboxes DROP COLUMN"
+	                     " n_deleted_bytes;"
+	                     /* A v2 change the triggers never saw. */
+	                     "UPDATE messages SET flags = 8 WHERE uid = 1"
+	                     " AND mailbox_id = (SELECT id FROM mailboxes"
+	                     "  WHERE name = 'INBOX');"
+	                     "PRAGMA user_version = 2;",
+	                     NULL, NULL, NULL),
+	        SQLITE_OK);
+	sqlite3_close(db);
+	store_account_close(&f->a);
+	assert_int_equal(store_account_open(f->store, 9, &f->a), STORE_OK);
+	check_all_counts(f);
+	assert_int_equal(store_mailbox_status(f->a, inbox, &st), STORE_OK);
+	assert_int_equal(st.messages, 2);
+	assert_int_equal(st.unseen, 1);
+	assert_int_equal(st.deleted, 2);
+	assert_int_equal(st.size, 7);
+	assert_int_equal(st.deleted_size, 7);
+	assert_int_equal(store_mailbox_status(f->a, sent, &st), STORE_OK);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(st.unseen, 0);
+	assert_int_equal(st.size, 5);
+	/* The triggers work in the migrated file. */
+	append(f, sent, "dddd\r\n", 0);
+	check_all_counts(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1256,6 +1561,10 @@ int main(void)
 	        T(test_sent_date),
 	        T(test_migration_v1),
 	        T(test_list_ext_large),
+	        T(test_counts_exact),
+	        T(test_counts_other_connection),
+	        T(test_uids),
+	        T(test_migration_v2_counts),
 #undef T
 	};
 
