@@ -134,6 +134,7 @@ static void conn_deliver(struct po_conn *c)
 		conn__flush(c);
 	} else if (off > 0) {
 		po_buf_consume(&c->in, off);
+		po_buf_trim(&c->in, SRV_BUF_KEEP);
 	}
 }
 

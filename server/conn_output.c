@@ -94,6 +94,7 @@ void conn__flush(struct po_conn *c)
 			return;
 		}
 		po_buf_reset(&c->out);
+		po_buf_trim(&c->out, SRV_BUF_KEEP);
 	}
 	if (c->tls_out.len > 0 || (!c->tls_on && c->out.len > 0)) {
 		if (conn_send(c, c->tls_out.len > 0 ? &c->tls_out : &c->out) !=

@@ -60,7 +60,8 @@ static void framer_clear(struct framer *f)
 	if (!f->emitted)
 		return;
 	f->emitted = false;
-	if (f->buf.cap > 2 * (f->max_line + 2))
+	/* An idle connection keeps no more than a short line's worth. */
+	if (f->buf.cap > 4096)
 		po_buf_deinit(&f->buf);
 	po_buf_reset(&f->buf);
 	if (f->has_carry) {

@@ -21,6 +21,9 @@
 
 /* Plaintext input buffered ahead of framing before reads stop. */
 #define SRV_INPUT_MAX 65536
+/* Capacity an empty per-connection buffer may keep; more is freed, so an
+ * idle connection does not hold what its largest reply needed. */
+#define SRV_BUF_KEEP 4096
 /* Size of the shared read buffer. */
 #define SRV_READ_BUF 65536
 /* Seconds a closing connection may take to flush its last reply. */

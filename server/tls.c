@@ -77,6 +77,7 @@ static ssize_t tls_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 		len = c->tls_in.len;
 	memcpy(data, c->tls_in.data, len);
 	po_buf_consume(&c->tls_in, len);
+	po_buf_trim(&c->tls_in, SRV_BUF_KEEP);
 	return (ssize_t)len;
 }
 

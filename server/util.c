@@ -135,6 +135,12 @@ void po_buf_printf(struct po_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void po_buf_trim(struct po_buf *b, size_t keep)
+{
+	if (b->len == 0 && b->cap > keep)
+		po_buf_deinit(b);
+}
+
 void po_buf_consume(struct po_buf *b, size_t n)
 {
 	if (n >= b->len) {

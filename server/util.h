@@ -47,6 +47,9 @@ void po_buf_printf(struct po_buf *b, const char *fmt, ...)
 int po_buf_try_add(struct po_buf *b, const void *data, size_t len);
 /* Remove the first n bytes. */
 void po_buf_consume(struct po_buf *b, size_t n);
+/* When b is empty and holds more than keep bytes of capacity, free it: for
+ * buffers of long-lived idle connections (memory per connection). */
+void po_buf_trim(struct po_buf *b, size_t keep);
 /* Take ownership of the bytes (NUL-terminated); the buffer becomes empty. */
 char *po_buf_take(struct po_buf *b, size_t *len_r);
 
