@@ -60,8 +60,9 @@ struct imap_job {
 	enum imap_job_kind kind;
 	struct imap_session *s;
 	struct imap_cmd *cmd;
-	int ret;           /* JOB_RUN: what run returned */
-	struct po_buf out; /* JOB_IDLE */
+	int ret;             /* JOB_RUN: what run returned */
+	struct po_buf out;   /* JOB_IDLE */
+	struct store *store; /* to reopen a hibernated session's account */
 	/* To start or stop watching when the job changed the selection. */
 	enum imap_state prev_state;
 	int64_t prev_sel;
@@ -486,6 +487,7 @@ static int submit(struct po_conn *c, struct imap_session *s,
 
 	j->kind = kind;
 	j->s = s;
+	j->store = conn_env(c)->store;
 	j->cmd = kind == JOB_IDLE ? NULL : s->cur;
 	j->prev_state = s->state;
 	j->prev_sel = s->sel.id;
@@ -502,11 +504,33 @@ static int submit(struct po_conn *c, struct imap_session *s,
 	return 0;
 }
 
+/* A hibernated session (see hibernate) gets its account back for the job.
+ * Returns false when it cannot be had. */
+static bool wake_account(struct imap_job *j)
+{
+	struct imap_session *s = j->s;
+
+	if (s->acct != NULL || (s->state & IMAP_S_AUTHED) == 0)
+		return true;
+	return store_account_open(j->store, s->account.id, &s->acct) ==
+	       STORE_OK;
+}
+
 static void job_work(struct po_job *pj)
 {
 	struct imap_job *j = (struct imap_job *)pj;
 	struct imap_cmd *cmd = j->cmd;
 
+	if (!wake_account(j)) {
+		if (cmd != NULL) {
+			imap_cmd_result(cmd, IMAP_NO,
+			                "[UNAVAILABLE] The mailbox is not "
+			                "available now; try again");
+			j->ret = IMAP_RUN_DONE;
+			cmd_tagged(cmd);
+		}
+		return;
+	}
 	switch (j->kind) {
 	case JOB_RUN:
 		j->ret = cmd->def->run(cmd);
@@ -545,6 +569,28 @@ static void release_account(struct po_conn *c, struct imap_session *s)
 		conn_run_detached(c, close_account, s->acct);
 		s->acct = NULL;
 	}
+}
+
+/*
+ * While a session idles (IDLE) it gives back what it holds that a watcher
+ * does not need: the account's database handle (to the store's cache of
+ * recently closed handles, which bounds how many stay open), the keyword
+ * names and the command buffer's memory.  The selected map stays.  The next
+ * job (a change to report, DONE's sync, any command) reopens the account
+ * (wake_account).  Issue 4: memory per idle connection.
+ */
+static void hibernate(struct po_conn *c, struct imap_session *s)
+{
+	if (s->kw_names != NULL) {
+		store_strv_free(s->kw_names, STORE_KEYWORDS_MAX);
+		s->kw_names = NULL;
+	}
+	if (s->acct != NULL) {
+		conn_run_detached(c, close_account, s->acct);
+		s->acct = NULL;
+	}
+	if (s->n_parts == 0)
+		po_buf_deinit(&s->cmdbuf);
 }
 
 /*
@@ -778,6 +824,8 @@ static void idle_job_done(struct po_conn *c, struct imap_session *s,
 		if (s->notify_pending) {
 			s->notify_pending = false;
 			submit(c, s, JOB_IDLE);
+		} else {
+			hibernate(c, s);
 		}
 		return;
 	}

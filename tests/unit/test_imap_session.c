@@ -433,11 +433,14 @@ static void test_idle_reports_append_from_another_handle(void **state)
 	assert_int_equal(c->watch_mailbox, inbox);
 	fake_line(c, "I1 IDLE");
 	expect(c, "+ idling\r\n");
+	/* Idling, the session holds no database handle (hibernation). */
+	assert_null(((struct imap_session *)c->session)->acct);
 	assert_int_equal(store_append(a, inbox, "Subject: x\r\n\r\nx\r\n", 17,
 	                              0, 0, NULL, NULL),
 	                 STORE_OK);
 	fake_notify(c);
 	expect(c, "* 1 EXISTS\r\n");
+	assert_null(((struct imap_session *)c->session)->acct);
 	fake_notify(c);
 	expect(c, "");
 	assert_int_equal(store_append(a, inbox, "Subject: y\r\n\r\ny\r\n", 17,
