@@ -80,6 +80,8 @@ static const struct cfg_key cfg_keys[] = {
         NUM("idle_timeout", CFG_UINT, idle_timeout, 1, 604800),
         NUM("max_bad_commands", CFG_UINT, max_bad_commands, 1, 1000),
         NUM("auth_fail_delay_ms", CFG_UINT, auth_fail_delay_ms, 0, 60000),
+        NUM("auth_cache_size", CFG_UINT, auth_cache_size, 0, 1000000),
+        NUM("auth_cache_ttl", CFG_UINT, auth_cache_ttl, 0, 604800),
         NUM("output_buffer_max", CFG_SIZE, output_buffer_max, 4096, 67108864),
         NUM("worker_threads", CFG_UINT, worker_threads, 1, 128),
         OTHER("log_level", CFG_LOGLEVEL, log_level),
@@ -130,6 +132,8 @@ static void config_defaults(struct po_config *cfg)
 	cfg->idle_timeout = 1800;
 	cfg->max_bad_commands = 10;
 	cfg->auth_fail_delay_ms = 2000;
+	cfg->auth_cache_size = 10000;
+	cfg->auth_cache_ttl = 3600;
 	cfg->output_buffer_max = 262144;
 	cfg->worker_threads = 4;
 	cfg->log_level = LOG_INFO;

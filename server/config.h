@@ -56,6 +56,8 @@ struct po_config {
 	unsigned idle_timeout;            /* idle_timeout = 1800 (seconds) */
 	unsigned max_bad_commands;        /* max_bad_commands = 10 */
 	unsigned auth_fail_delay_ms;      /* auth_fail_delay_ms = 2000 */
+	unsigned auth_cache_size;         /* auth_cache_size = 10000 */
+	unsigned auth_cache_ttl;          /* auth_cache_ttl = 3600 (seconds) */
 	size_t output_buffer_max;         /* output_buffer_max = 262144 */
 	unsigned worker_threads;          /* worker_threads = 4 */
 	int log_level; /* log_level = info (debug|info|warn) */

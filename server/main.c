@@ -183,6 +183,9 @@ static void open_services(struct srv *s)
 	if (auth_dir_open(s->config->data_dir, &s->env.auth, &err) != 0)
 		fatalx("cannot open the account directory in %s: %s",
 		       s->config->data_dir, err);
+	if (auth_dir_set_cache(s->env.auth, s->config->auth_cache_size,
+	                       s->config->auth_cache_ttl) != 0)
+		fatalx("cannot set up the login cache");
 	if (store_new(s->config->data_dir, &s->env.store, &err) != 0)
 		fatalx("cannot open the store in %s: %s", s->config->data_dir,
 		       err);
