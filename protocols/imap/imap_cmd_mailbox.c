@@ -1459,6 +1459,7 @@ static int deleted_uids(struct imap_session *s, const uint32_t *uids,
                         size_t n_uids, uint32_t **out_r, size_t *n_r)
 {
 	struct store_msg_ext *msgs = NULL;
+	struct store_mailbox_status st;
 	size_t n = 0, k = 0, w = 0;
 	uint32_t lo = 1, hi = UINT32_MAX;
 	int ret;
@@ -1471,6 +1472,11 @@ static int deleted_uids(struct imap_session *s, const uint32_t *uids,
 		lo = uids[0];
 		hi = uids[n_uids - 1];
 	}
+	/* The kept count first (O(1)): a CLOSE or EXPUNGE of a large
+	 * mailbox without \Deleted messages lists nothing. */
+	ret = store_mailbox_status(s->acct, s->sel.id, &st);
+	if (ret != STORE_OK || st.deleted == 0)
+		return ret;
 	ret = store_list_ext(s->acct, s->sel.id, lo, hi, &msgs, &n);
 	if (ret != STORE_OK || n == 0)
 		return ret;
