@@ -64,6 +64,8 @@ struct srv_listener {
 /* How often the poll sweep runs (each watcher is notified once per
  * PO_WATCH_POLL_MS). */
 #define SRV_WATCH_SWEEP_MS 1000
+/* Every this many sweeps, free memory goes back to the system. */
+#define SRV_TRIM_SWEEPS 5
 
 struct srv_change {
 	int64_t account_id, mailbox_id;
@@ -83,6 +85,7 @@ struct srv_watch {
 	/* Connections watching, by account id. */
 	struct po_conn *buckets[SRV_WATCH_BUCKETS];
 	uint64_t generation; /* of the current delivery round */
+	unsigned sweeps;     /* sweep timer ticks */
 };
 
 /* The daemon: one per process, lives on the loop thread. */
