@@ -86,6 +86,8 @@ struct srv_watch {
 	struct po_conn *buckets[SRV_WATCH_BUCKETS];
 	uint64_t generation; /* of the current delivery round */
 	unsigned sweeps;     /* sweep timer ticks */
+	uv_work_t trim;      /* malloc_trim on a worker */
+	bool trimming;       /* trim is queued or running */
 };
 
 /* The daemon: one per process, lives on the loop thread. */

@@ -117,6 +117,22 @@ static void on_async(uv_async_t *h)
 	free(batch);
 }
 
+#ifdef __GLIBC__
+static void trim_work(uv_work_t *w)
+{
+	(void)w;
+	malloc_trim(0);
+}
+
+static void trim_done(uv_work_t *w, int status)
+{
+	struct srv *s = w->data;
+
+	(void)status;
+	s->watch.trimming = false;
+}
+#endif
+
 static void on_sweep(uv_timer_t *t)
 {
 	struct srv *s = t->data;
@@ -128,9 +144,14 @@ static void on_sweep(uv_timer_t *t)
 	 * threads (an SQLite handle, its page cache), but the small blocks
 	 * they keep (a mailbox's UID map) pin those pages in glibc's arenas:
 	 * 10,000 idle IMAP connections measured ~140 KB each before a trim
-	 * and ~25 KB after.  malloc_trim gives the free pages back. */
-	if (++s->watch.sweeps % SRV_TRIM_SWEEPS == 0)
-		malloc_trim(0);
+	 * and ~25 KB after.  malloc_trim gives the free pages back; it walks
+	 * the whole heap, so it runs on a worker, not on the loop. */
+	if (++s->watch.sweeps % SRV_TRIM_SWEEPS == 0 && !s->watch.trimming) {
+		s->watch.trim.data = s;
+		if (uv_queue_work(s->loop, &s->watch.trim, trim_work,
+		                  trim_done) == 0)
+			s->watch.trimming = true;
+	}
 #endif
 }
 
